@@ -1,0 +1,3 @@
+from orderledger.cli import main
+
+main()

@@ -1,0 +1,35 @@
+"""The app factory: `create_app(settings)` builds the Litestar app; nothing is built at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, get
+from litestar.openapi import OpenAPIConfig
+
+from orderledger.api.orders import OrderController
+from orderledger.api.problems import handle_exception
+from orderledger.api.services import open_services
+from orderledger.settings import Settings
+
+
+@get("/health", operation_id="Health", tags=["operations"])
+async def health() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+def create_app(settings: Settings) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with open_services(settings) as services:
+            app.state.services = services
+            yield
+
+    return Litestar(
+        route_handlers=[OrderController, health],
+        lifespan=[lifespan],
+        exception_handlers={Exception: handle_exception},
+        openapi_config=OpenAPIConfig(title="orderledger", version="0.1.0", path="/schema"),
+    )

@@ -1,0 +1,64 @@
+"""Running a command from an async handler: commit in a worker thread, then enqueue, then answer 202."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import anyio.to_thread
+import msgspec
+from litestar import Request, Response
+
+from orderledger.api.problems import malformed
+from orderledger.api.services import ApiServices
+from orderledger.application import Committed
+from orderledger.domain.ids import job_id
+from orderledger.infrastructure.queue import enqueue_projection
+from orderledger.jsoncodec import dumps
+from orderledger.tenancy import Tenant
+
+JOBS_PATH = "/api/v3/orders/jobs"
+
+
+def decode_body(body: bytes, schema: type[Any]) -> Any:
+    try:
+        return msgspec.json.decode(body, type=schema)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise malformed(error) from None
+
+
+def caused_by(request: Request, tenant: Tenant, command: str) -> dict[str, Any]:
+    """What the history records about who asked for a change and how to trace it."""
+    return {
+        "command": command,
+        "requestId": request.headers.get("x-request-id") or str(uuid.uuid4()),
+        "apiKey": (request.headers.get("apikey") or request.headers.get("authorization", "")[7:])[:8],
+    }
+
+
+async def run_command(services: ApiServices, tenant: Tenant, command: Callable[[], Committed]) -> Committed:
+    """Commit (blocking, off the event loop), then enqueue. A 202 only ever follows a commit."""
+
+    def commit_and_enqueue() -> Committed:
+        committed = command()
+        enqueue_projection(services.queue, tenant.tenant_id, committed.aggregate_id, committed.version)
+        return committed
+
+    return await anyio.to_thread.run_sync(commit_and_enqueue)
+
+
+def accepted(committed: Committed) -> Response[bytes]:
+    job = job_id(committed.aggregate_id, committed.version)
+    body = {"jobId": job, "orderId": committed.order_id, "version": committed.version, "status": "Queued"}
+    return Response(
+        content=dumps(body),
+        status_code=202,
+        media_type="application/json",
+        headers={"Location": f"{JOBS_PATH}/{job}"},
+    )
+
+
+def bind(fn: Callable[..., Committed], *args: Any, **kwargs: Any) -> Callable[[], Committed]:
+    return partial(fn, *args, **kwargs)

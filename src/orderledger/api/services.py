@@ -1,0 +1,53 @@
+"""What the API's handlers use, built once per app from settings (the API half of the composition root)."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+import asyncpg
+import redis
+import redis.asyncio as aioredis
+from rq import Queue
+
+from orderledger.application import OrderLedger
+from orderledger.domain.version_tag import TagKeyring
+from orderledger.infrastructure.queue import order_queue
+from orderledger.settings import Settings
+from orderledger.tenancy import KeyResolver
+
+
+@dataclass
+class ApiServices:
+    settings: Settings
+    ledger: OrderLedger  # blocking: call from a worker thread
+    queue: Queue  # blocking: call from a worker thread
+    pool: asyncpg.Pool
+    redis: aioredis.Redis
+    keys: KeyResolver
+    keyring: TagKeyring
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[ApiServices]:
+    pool = await asyncpg.create_pool(settings.database_url, min_size=2, max_size=16)
+    async_redis = aioredis.Redis.from_url(settings.redis_url)
+    # Short timeouts: if Redis is down a command still answers 202 quickly (the sweeper catches up).
+    sync_redis = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    ledger = OrderLedger(env=settings.eventsourcing_env())
+    try:
+        yield ApiServices(
+            settings=settings,
+            ledger=ledger,
+            queue=order_queue(sync_redis, settings.queue_name),
+            pool=pool,
+            redis=async_redis,
+            keys=KeyResolver(pool),
+            keyring=settings.keyring(),
+        )
+    finally:
+        ledger.close()
+        sync_redis.close()
+        await async_redis.aclose()
+        await pool.close()

@@ -1,0 +1,101 @@
+"""The write side: order commands become events in the PostgreSQL event store.
+
+Each verb loads, calls the aggregate, saves, and answers which version now holds
+the result. Blocking (the eventsourcing library has no asyncio): the API calls
+it from a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from orderledger.domain.ids import order_aggregate_id
+from orderledger.domain.order import Document, Order
+
+# Concurrent writers to one order lose the race on the store's unique
+# (stream, version) key; the loser reloads and reapplies its command.
+MAX_CONFLICT_RETRIES = 20
+
+
+class OrderExists(Exception):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"order {order_id!r} already exists")
+        self.order_id = order_id
+
+
+class OrderNotFound(Exception):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"order {order_id!r} not found")
+        self.order_id = order_id
+
+
+class VersionConflict(Exception):
+    def __init__(self, order_id: str, expected: int, current: int) -> None:
+        super().__init__(f"order {order_id!r} is at version {current}, not {expected}")
+        self.order_id, self.expected, self.current = order_id, expected, current
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """Where a command left the order: `version` holds its result; `changed` is False for a no-op."""
+
+    aggregate_id: UUID
+    order_id: str
+    version: int
+    changed: bool
+
+
+class OrderLedger(Application[UUID]):
+    name = "OrderLedger"  # the store's table is orderledger_events
+
+    def register_order(self, tenant_id: str, order_id: str, document: Document, caused_by: dict[str, Any]) -> Committed:
+        order = Order.register(tenant_id, order_id, document, caused_by)
+        try:
+            self.save(order)
+        except IntegrityError:
+            raise OrderExists(order_id) from None
+        return Committed(order.id, order_id, order.version, changed=True)
+
+    def change_order(
+        self,
+        tenant_id: str,
+        order_id: str,
+        command: Callable[[Order], None],
+        expected_version: int | None = None,
+    ) -> Committed:
+        """Apply `command` to the latest order, retrying on a concurrent writer unless a version was expected."""
+        aggregate_id = order_aggregate_id(tenant_id, order_id)
+        for _ in range(MAX_CONFLICT_RETRIES):
+            order = self.get_order(tenant_id, order_id)
+            if expected_version is not None and order.version != expected_version:
+                raise VersionConflict(order_id, expected_version, order.version)
+            command(order)
+            if not order.pending_events:
+                return Committed(aggregate_id, order_id, order.version, changed=False)
+            try:
+                self.save(order)
+            except IntegrityError:
+                if expected_version is not None:
+                    current = self.get_order(tenant_id, order_id).version
+                    raise VersionConflict(order_id, expected_version, current) from None
+                continue
+            return Committed(aggregate_id, order_id, order.version, changed=True)
+        raise RuntimeError(f"order {order_id!r}: gave up after {MAX_CONFLICT_RETRIES} concurrent conflicts")
+
+    def get_order(self, tenant_id: str, order_id: str, version: int | None = None) -> Order:
+        try:
+            order = self.repository.get(order_aggregate_id(tenant_id, order_id), version=version)
+        except AggregateNotFoundError:
+            raise OrderNotFound(order_id) from None
+        assert isinstance(order, Order)
+        return order
+
+    def stream(self, aggregate_id: UUID, after_version: int = 0) -> list[Order.Event]:
+        """The order's events after a version, in version order."""
+        return list(self.events.get(aggregate_id, gt=after_version))  # type: ignore[arg-type]

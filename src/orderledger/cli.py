@@ -1,0 +1,112 @@
+"""The `orderledger` command: serve, worker, migrate, keys, run."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from orderledger.settings import Settings
+
+
+def _settings(**overrides: object) -> Settings:
+    return Settings.from_env(**overrides)
+
+
+def _require_urls(settings: Settings) -> None:
+    missing = [name for name, value in (("ORDERLEDGER_DATABASE_URL", settings.database_url),
+                                        ("ORDERLEDGER_REDIS_URL", settings.redis_url)) if not value]
+    if missing:
+        raise click.UsageError(f"set {' and '.join(missing)} (or use `orderledger run`, which starts embedded servers)")
+
+
+@click.group()
+@click.option("--log-level", default=lambda: os.environ.get("ORDERLEDGER_LOG_LEVEL", "INFO"), show_default="INFO")
+def main(log_level: str) -> None:
+    """orderledger: an event-sourced order ledger with asynchronous job processing."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (ORDERLEDGER_HOST, default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (ORDERLEDGER_PORT, default 8000).")
+@click.option("--workers", type=int, default=1, show_default=True, help="API processes.")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Run the HTTP API."""
+    import uvicorn
+
+    settings = _settings()
+    _require_urls(settings)
+    uvicorn.run(
+        "orderledger.api.asgi:build", factory=True, host=host or settings.host, port=port or settings.port,
+        workers=workers, log_level="warning", access_log=False,
+    )
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker that processes order jobs."""
+    from workers.worker import run_worker
+
+    settings = _settings()
+    _require_urls(settings)
+    run_worker(settings, burst=burst)
+
+
+@main.command()
+def migrate() -> None:
+    """Create or update every table (idempotent)."""
+    from orderledger.infrastructure.migrations import migrate as run_migrations
+
+    settings = _settings()
+    _require_urls(settings)
+    run_migrations(settings)
+    click.echo("migrated")
+
+
+@main.group()
+def keys() -> None:
+    """Manage API keys."""
+
+
+@keys.command("create")
+@click.option("--tenant", required=True, help="Tenant name; created if new.")
+def keys_create(tenant: str) -> None:
+    """Create an API key for a tenant and print it (shown only this once)."""
+    import psycopg
+
+    from orderledger.tenancy import create_key
+
+    settings = _settings()
+    _require_urls(settings)
+    with psycopg.connect(settings.database_url) as conn:
+        found, key = create_key(conn, tenant)
+    click.echo(f"tenant {found.name} ({found.tenant_id})", err=True)
+    click.echo(key)
+
+
+@keys.command("revoke")
+@click.argument("key")
+def keys_revoke(key: str) -> None:
+    """Revoke an API key (it stops working within 30 seconds)."""
+    import psycopg
+
+    from orderledger.tenancy import revoke_key
+
+    settings = _settings()
+    _require_urls(settings)
+    with psycopg.connect(settings.database_url) as conn:
+        if not revoke_key(conn, key):
+            raise click.ClickException("no such active key")
+    click.echo("revoked")
+
+
+@main.command()
+def run() -> None:
+    """Start everything for a first look: servers, migrations, a dev key, the API and a worker."""
+    from orderledger.devstack import run as run_stack
+
+    sys.exit(run_stack(_settings(), port_chosen="ORDERLEDGER_PORT" in os.environ))

@@ -1,0 +1,1 @@
+"""RQ job functions (imported by dotted path) and the worker entry point."""
