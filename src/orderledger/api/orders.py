@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
 
 from orderledger.api.auth import provide_tenant
 from orderledger.api.commands import accepted, bind, caused_by, decode_body, run_command
@@ -29,7 +30,7 @@ class OrderController(Controller):
     dependencies = {"tenant": Provide(provide_tenant)}
 
     @post("/", operation_id="CreateOrder", status_code=202)
-    async def create_order(self, request: Request, tenant: Tenant) -> Response[bytes]:
+    async def create_order(self, request: Request, tenant: NamedDependency[Tenant]) -> Response[bytes]:
         """Create an order. Answers 202 with the job that will process it; 409 `order_exists` if the orderId is taken."""
         order = decode_body(await request.body(), OrderIn)
         if not order.order_id:
@@ -44,7 +45,7 @@ class OrderController(Controller):
         return accepted(committed)
 
     @get("/jobs/{job_id:str}", operation_id="GetJob")
-    async def get_job(self, request: Request, tenant: Tenant, job_id: str) -> Response[bytes]:
+    async def get_job(self, request: Request, tenant: NamedDependency[Tenant], job_id: FromPath[str]) -> Response[bytes]:
         """The status of the job a command answered with: Queued, Processing, Completed, CompletedWithErrors or Failed."""
         services: ApiServices = request.app.state.services
         status = await job_status(services, tenant, job_id)
@@ -57,7 +58,7 @@ class OrderController(Controller):
         return _json(status, headers=headers)
 
     @get("/{order_id:str}", operation_id="GetOrder")
-    async def get_order(self, request: Request, tenant: Tenant, order_id: str) -> Response[bytes]:
+    async def get_order(self, request: Request, tenant: NamedDependency[Tenant], order_id: FromPath[str]) -> Response[bytes]:
         """The order as last processed, with its `version` and `versionTag` (also as `ETag`)."""
         services: ApiServices = request.app.state.services
         order = await processed_order(services.pool, tenant.tenant_id, order_id)
