@@ -27,6 +27,8 @@ def _require_urls(settings: Settings) -> None:
 def main(log_level: str) -> None:
     """orderledger: an event-sourced order ledger with asynchronous job processing."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Client libraries log every request at INFO; that is noise in a service's log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @main.command()
