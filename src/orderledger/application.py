@@ -15,8 +15,13 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
+from orderledger.domain.errors import OrderRejected
 from orderledger.domain.ids import order_aggregate_id
+from orderledger.domain.merge_patch import merge_patch
+from orderledger.domain.model import normalise_document
 from orderledger.domain.order import Document, Order
+from orderledger.domain.tenant_config import TenantConfig
+from orderledger.domain.validation import Violation, validate_change
 
 # Concurrent writers to one order lose the race on the store's unique
 # (stream, version) key; the loser reloads and reapplies its command.
@@ -54,13 +59,62 @@ class Committed:
 class OrderLedger(Application[UUID]):
     name = "OrderLedger"  # the store's table is orderledger_events
 
-    def register_order(self, tenant_id: str, order_id: str, document: Document, caused_by: dict[str, Any]) -> Committed:
+    def register_order(
+        self, tenant_id: str, order_id: str, document: Document, caused_by: dict[str, Any], config: TenantConfig
+    ) -> Committed:
+        _check(None, document, config)
         order = Order.register(tenant_id, order_id, document, caused_by)
         try:
             self.save(order)
         except IntegrityError:
             raise OrderExists(order_id) from None
         return Committed(order.id, order_id, order.version, changed=True)
+
+    def replace_order(
+        self, tenant_id: str, order_id: str, document: Document, caused_by: dict[str, Any], config: TenantConfig,
+        expected_version: int | None = None,
+    ) -> Committed:
+        def replace(order: Order) -> None:
+            _check(order.document, document, config)
+            order.replace(document, caused_by)
+
+        return self.change_order(tenant_id, order_id, replace, expected_version)
+
+    def patch_order(
+        self, tenant_id: str, order_id: str, patch: Document, caused_by: dict[str, Any], config: TenantConfig,
+        expected_version: int | None = None,
+    ) -> Committed:
+        """Apply a JSON merge patch to the latest document; the result must be a valid order."""
+
+        def apply_patch(order: Order) -> None:
+            document = normalise_document(merge_patch(order.document, patch))
+            _check(order.document, document, config)
+            order.replace(document, caused_by)
+
+        return self.change_order(tenant_id, order_id, apply_patch, expected_version)
+
+    def change_status(
+        self, tenant_id: str, order_id: str, changes: Document, caused_by: dict[str, Any], config: TenantConfig,
+        expected_version: int | None = None,
+    ) -> Committed:
+        def change(order: Order) -> None:
+            _check(order.document, {**order.document, **changes}, config)
+            order.change_status(changes, caused_by)
+
+        return self.change_order(tenant_id, order_id, change, expected_version)
+
+    def change_delivery(
+        self, tenant_id: str, order_id: str, delivery: Document, caused_by: dict[str, Any],
+        expected_version: int | None = None,
+    ) -> Committed:
+        return self.change_order(
+            tenant_id, order_id, lambda order: order.change_delivery(delivery, caused_by), expected_version
+        )
+
+    def delete_order(
+        self, tenant_id: str, order_id: str, caused_by: dict[str, Any], expected_version: int | None = None
+    ) -> Committed:
+        return self.change_order(tenant_id, order_id, lambda order: order.delete(caused_by), expected_version)
 
     def change_order(
         self,
@@ -99,3 +153,12 @@ class OrderLedger(Application[UUID]):
     def stream(self, aggregate_id: UUID, after_version: int = 0) -> list[Order.Event]:
         """The order's events after a version, in version order."""
         return list(self.events.get(aggregate_id, gt=after_version))  # type: ignore[arg-type]
+
+
+def _check(current: Document | None, new: Document, config: TenantConfig) -> None:
+    """Refuse the change with every violation at once, or let it through."""
+    violations: list[Violation] = validate_change(current, new, config)
+    if current is not None and current.get("companyId") != new.get("companyId"):
+        violations.append(Violation("/companyId", "company_id_immutable", "companyId cannot change after create"))
+    if violations:
+        raise OrderRejected(violations)

@@ -106,6 +106,58 @@ def keys_revoke(key: str) -> None:
     click.echo("revoked")
 
 
+@main.group()
+def config() -> None:
+    """Show or change a tenant's validation configuration."""
+
+
+def _tenant_id(conn, name: str):  # noqa: ANN001, ANN202
+    row = conn.execute("SELECT tenant_id FROM tenant WHERE name = %s", (name,)).fetchone()
+    if row is None:
+        raise click.ClickException(f"no tenant named {name!r}")
+    return row[0]
+
+
+@config.command("show")
+@click.option("--tenant", required=True)
+def config_show(tenant: str) -> None:
+    """Print the tenant's configuration as JSON."""
+    import psycopg
+
+    from orderledger.domain.tenant_config import config_to_builtins
+    from orderledger.jsoncodec import dumps_text
+    from orderledger.tenant_configs import load_config
+
+    settings = _settings()
+    _require_urls(settings)
+    with psycopg.connect(settings.database_url) as conn:
+        click.echo(dumps_text(config_to_builtins(load_config(conn, _tenant_id(conn, tenant)))))
+
+
+@config.command("set")
+@click.option("--tenant", required=True)
+@click.argument("file", type=click.File("rb"))
+def config_set(tenant: str, file) -> None:  # noqa: ANN001
+    """Replace the tenant's configuration with the JSON in FILE (`-` for standard input)."""
+    import msgspec
+    import psycopg
+
+    from orderledger.domain.tenant_config import config_from_json, validate_config
+    from orderledger.tenant_configs import save_config
+
+    settings = _settings()
+    _require_urls(settings)
+    try:
+        new = config_from_json(file.read())
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        raise click.ClickException(f"not a valid configuration: {error}") from None
+    if violations := validate_config(new):
+        raise click.ClickException("; ".join(f"{v.pointer}: {v.detail}" for v in violations))
+    with psycopg.connect(settings.database_url) as conn:
+        save_config(conn, _tenant_id(conn, tenant), new)
+    click.echo("saved (API processes see it within 5 seconds)")
+
+
 @main.command()
 def run() -> None:
     """Start everything for a first look: servers, migrations, a dev key, the API and a worker."""

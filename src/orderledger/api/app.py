@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, get
 from litestar.openapi import OpenAPIConfig
 
+from orderledger.api.admin import AdminController
+from orderledger.api.order_lists import ContactController
 from orderledger.api.orders import OrderController
 from orderledger.api.problems import handle_exception
 from orderledger.api.services import open_services
@@ -28,7 +30,7 @@ def create_app(settings: Settings) -> Litestar:
             yield
 
     return Litestar(
-        route_handlers=[OrderController, health],
+        route_handlers=[OrderController, ContactController, AdminController, health],
         lifespan=[lifespan],
         exception_handlers={Exception: handle_exception},
         openapi_config=OpenAPIConfig(title="orderledger", version="0.1.0", path="/schema"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from functools import partial
@@ -38,12 +39,24 @@ def caused_by(request: Request, tenant: Tenant, command: str) -> dict[str, Any]:
     }
 
 
-async def run_command(services: ApiServices, tenant: Tenant, command: Callable[[], Committed]) -> Committed:
-    """Commit (blocking, off the event loop), then enqueue. A 202 only ever follows a commit."""
+FAULT_EXIT_AFTER_COMMIT = "exit-after-commit"
+
+
+async def run_command(
+    services: ApiServices, tenant: Tenant, command: Callable[[], Committed], fault: str | None = None
+) -> Committed:
+    """Commit (blocking, off the event loop), then enqueue. A 202 only ever follows a commit.
+
+    A command that changed nothing enqueues nothing: its version is already queued or processed.
+    `fault` is honoured only when the settings enable fault injection (tests of crash recovery).
+    """
 
     def commit_and_enqueue() -> Committed:
         committed = command()
-        enqueue_projection(services.queue, tenant.tenant_id, committed.aggregate_id, committed.version)
+        if fault == FAULT_EXIT_AFTER_COMMIT and services.settings.fault_injection:
+            os._exit(137)  # die like a killed process: committed, never enqueued
+        if committed.changed:
+            enqueue_projection(services.queue, tenant.tenant_id, committed.aggregate_id, committed.version)
         return committed
 
     return await anyio.to_thread.run_sync(commit_and_enqueue)

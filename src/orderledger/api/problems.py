@@ -16,7 +16,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundE
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from orderledger.application import OrderExists, OrderNotFound, VersionConflict
-from orderledger.domain.errors import OrderDeleted
+from orderledger.domain.errors import OrderDeleted, OrderRejected
 from orderledger.jsoncodec import dumps
 
 log = logging.getLogger("orderledger.api")
@@ -90,6 +90,11 @@ def malformed(error: msgspec.DecodeError | msgspec.ValidationError) -> Problem:
 
 def _named_error_to_problem(error: Exception) -> Problem | None:
     match error:
+        case OrderRejected():
+            return Problem(422, "order_invalid", f"The order breaks {len(error.violations)} rule(s); each is listed in errors.",
+                           errors=[{"pointer": v.pointer, "code": v.code, "detail": v.detail} for v in error.violations])
+        case msgspec.ValidationError() | msgspec.DecodeError():
+            return malformed(error)
         case OrderExists():
             return Problem(409, "order_exists", f"Order {error.order_id!r} already exists in this tenant.", orderId=error.order_id)
         case OrderNotFound() | OrderDeleted():

@@ -16,6 +16,7 @@ from orderledger.domain.version_tag import TagKeyring
 from orderledger.infrastructure.queue import order_queue
 from orderledger.settings import Settings
 from orderledger.tenancy import KeyResolver
+from orderledger.tenant_configs import ConfigStore
 
 
 @dataclass
@@ -26,6 +27,7 @@ class ApiServices:
     pool: asyncpg.Pool
     redis: aioredis.Redis
     keys: KeyResolver
+    configs: ConfigStore
     keyring: TagKeyring
 
 
@@ -44,6 +46,7 @@ async def open_services(settings: Settings) -> AsyncIterator[ApiServices]:
             pool=pool,
             redis=async_redis,
             keys=KeyResolver(pool),
+            configs=ConfigStore(pool),
             keyring=settings.keyring(),
         )
     finally:

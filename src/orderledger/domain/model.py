@@ -187,3 +187,23 @@ def order_data_to_document(data: OrderData) -> dict[str, Any]:
     document = msgspec.to_builtins(data, builtin_types=(Decimal, datetime))
     document.pop("orderId", None)
     return document
+
+
+def normalise_document(document: dict[str, Any]) -> dict[str, Any]:
+    """Check a document built by merging (PATCH) against the model and bring it to stored form.
+
+    Raises msgspec.ValidationError, with the path of the offending field, if it does not fit.
+    """
+    return order_data_to_document(msgspec.convert(document, OrderData))
+
+
+class StatusChange(Wire):
+    """The body of change-status: any of the status fields; at least one."""
+
+    status: str | None = None
+    external_status: str | None = None
+    payment_status: str | None = None
+    state: OrderState | None = msgspec.field(default=None, name="state")
+    cloudsuite_payment_status: PaymentState | None = msgspec.field(default=None, name="payment_status")
+    shipment_state: str | None = msgspec.field(default=None, name="shipment_state")
+    status_changed_date: datetime | None = None

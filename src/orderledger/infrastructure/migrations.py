@@ -6,7 +6,9 @@ import psycopg
 
 from orderledger.application import OrderLedger
 from orderledger.settings import Settings
+from orderledger.api.idempotency import DDL as IDEMPOTENCY_DDL
 from orderledger.tenancy import DDL as TENANCY_DDL
+from orderledger.tenant_configs import DDL as TENANT_CONFIG_DDL
 from projections.order_view.schema import DDL as ORDER_VIEW_DDL
 
 # Two migrate processes starting at once (compose restarts, several replicas) take turns.
@@ -23,5 +25,7 @@ def migrate(settings: Settings) -> None:
             with conn.transaction():
                 conn.execute(TENANCY_DDL)
                 conn.execute(ORDER_VIEW_DDL)
+                conn.execute(TENANT_CONFIG_DDL)
+                conn.execute(IDEMPOTENCY_DDL)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
