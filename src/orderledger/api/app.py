@@ -9,6 +9,7 @@ from litestar import Litestar, get
 from litestar.openapi import OpenAPIConfig
 
 from orderledger.api.admin import AdminController
+from orderledger.api.docs import document_request_bodies
 from orderledger.api.order_lists import ContactController
 from orderledger.api.orders import OrderController
 from orderledger.api.problems import handle_exception
@@ -29,9 +30,17 @@ def create_app(settings: Settings) -> Litestar:
             app.state.services = services
             yield
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[OrderController, ContactController, AdminController, health],
         lifespan=[lifespan],
         exception_handlers={Exception: handle_exception},
-        openapi_config=OpenAPIConfig(title="orderledger", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="orderledger",
+            version="0.1.0",
+            path="/schema",
+            description="An event-sourced order ledger, Voyado Engage Orders v3 compatible. Authenticate with the "
+            "`apikey` header or `Authorization: Bearer <key>`. Every error is application/problem+json with a stable `code`.",
+        ),
     )
+    document_request_bodies(app)
+    return app

@@ -10,7 +10,9 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 
+from orderledger.api import docs
 from orderledger.api.auth import provide_tenant
+from orderledger.api.schemas import ContactOrdersPage
 from orderledger.api.problems import Problem
 from orderledger.api.responses import json_response
 from orderledger.api.services import ApiServices
@@ -76,7 +78,7 @@ class ContactController(Controller):
     tags = ["orders"]
     dependencies = {"tenant": Provide(provide_tenant)}
 
-    @get("/{contact_id:str}/orders", operation_id="ListContactOrders")
+    @get("/{contact_id:str}/orders", operation_id="ListContactOrders", responses=docs.ok(ContactOrdersPage, "A page of the contact's orders", s400="malformed_request"))
     async def contact_orders(
         self, request: Request, tenant: NamedDependency[Tenant], contact_id: FromPath[str], offset: Offset = 0,
         count: Count = 20,

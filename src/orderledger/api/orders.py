@@ -10,12 +10,14 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
 from orderledger.api.auth import provide_tenant
+from orderledger.api import docs
 from orderledger.api.commands import accepted, bind, caused_by, decode_body, run_command
 from orderledger.api.idempotency import idempotent
 from orderledger.api.job_status import FINISHED, job_status
 from orderledger.api.order_lists import Count, ListOrdersQuery as Q, Offset, contact_page, filtered_page
 from orderledger.api.problems import Problem
 from orderledger.api.responses import json_response
+from orderledger.api.schemas import ContactOrdersPage, JobStatus, OrderOut, OrdersPage
 from orderledger.api.services import ApiServices
 from orderledger.application import Committed
 from orderledger.domain.model import Delivery, OrderIn, StatusChange, order_data_to_document
@@ -70,7 +72,7 @@ class OrderController(Controller):
     tags = ["orders"]
     dependencies = {"tenant": Provide(provide_tenant)}
 
-    @post("/", operation_id="CreateOrder", status_code=202)
+    @post("/", operation_id="CreateOrder", status_code=202, responses=docs.accepted(s400="malformed_request", s409="order_exists, idempotency_key_reused, idempotency_key_in_progress", s422="order_invalid"), **docs.request_body(OrderIn))
     async def create_order(self, request: Request, tenant: NamedDependency[Tenant]) -> Response[bytes]:
         """Create an order. 202 with the job that will process it; 409 `order_exists`; 422 with every rule violation."""
         body = await request.body()
@@ -84,7 +86,7 @@ class OrderController(Controller):
             lambda s, t, config, cause, _: bind(s.ledger.register_order, t, order.order_id, document, cause, config),
         )
 
-    @get("/", operation_id="ListOrders")
+    @get("/", operation_id="ListOrders", responses=docs.ok(OrdersPage | ContactOrdersPage, "OrdersPage, or ContactOrdersPage with contactId", s400="malformed_request"))
     async def list_orders(
         self, request: Request, tenant: NamedDependency[Tenant], contact_id: Q.ContactId = None, offset: Offset = 0,
         count: Count = 20, after: Q.After = None, status: Q.Text = None, order_state: Q.State = None,
@@ -103,13 +105,13 @@ class OrderController(Controller):
         )
         return await filtered_page(request, tenant, wanted, after, count)
 
-    @put("/{order_id:str}", operation_id="ReplaceOrder", status_code=202)
+    @put("/{order_id:str}", operation_id="ReplaceOrder", status_code=202, responses=docs.accepted(s400="malformed_request", s404="order_not_found", s409="version_conflict, idempotency_key_reused", s422="order_invalid, order_id_mismatch"), **docs.request_body(OrderIn))
     async def replace_order(self, request: Request, tenant: NamedDependency[Tenant], order_id: FromPath[str]) -> Response[bytes]:
         """Replace the whole order. Header, and each line added, changed or removed, become their own events.
         Replacing with the same data appends nothing and answers the job of the version that holds it."""
         return await self._replace(request, tenant, order_id)
 
-    @post("/{order_id:str}", operation_id="ReplaceOrderViaPost", status_code=202)
+    @post("/{order_id:str}", operation_id="ReplaceOrderViaPost", status_code=202, responses=docs.accepted(s400="malformed_request", s404="order_not_found", s409="version_conflict, idempotency_key_reused", s422="order_invalid, order_id_mismatch"), **docs.request_body(OrderIn))
     async def replace_order_post(self, request: Request, tenant: NamedDependency[Tenant], order_id: FromPath[str]) -> Response[bytes]:
         """Alias of PUT /orders/{orderId}, for integrations that can only POST."""
         return await self._replace(request, tenant, order_id)
@@ -124,7 +126,7 @@ class OrderController(Controller):
             lambda s, t, config, cause, expected: bind(s.ledger.replace_order, t, order_id, document, cause, config, expected),
         )
 
-    @patch("/{order_id:str}", operation_id="PatchOrder", status_code=202)
+    @patch("/{order_id:str}", operation_id="PatchOrder", status_code=202, responses=docs.accepted(s400="malformed_request", s404="order_not_found", s409="version_conflict, idempotency_key_reused", s422="order_invalid, order_id_mismatch, company_id_immutable"), **docs.request_body(OrderIn))
     async def patch_order(self, request: Request, tenant: NamedDependency[Tenant], order_id: FromPath[str]) -> Response[bytes]:
         """Change part of an order with a JSON merge patch (RFC 7386), e.g. `{"state": "processing"}`;
         `null` removes a field. The patched order must be valid as a whole."""
@@ -138,7 +140,7 @@ class OrderController(Controller):
             lambda s, t, config, cause, expected: bind(s.ledger.patch_order, t, order_id, patch_body, cause, config, expected),
         )
 
-    @post("/{order_id:str}/change-status", operation_id="ChangeOrderStatus", status_code=202)
+    @post("/{order_id:str}/change-status", operation_id="ChangeOrderStatus", status_code=202, responses=docs.accepted(s400="malformed_request", s404="order_not_found", s409="version_conflict", s422="order_invalid"), **docs.request_body(StatusChange))
     async def change_status(self, request: Request, tenant: NamedDependency[Tenant], order_id: FromPath[str]) -> Response[bytes]:
         """Change any of status, externalStatus, paymentStatus, state, payment_status, shipment_state.
         Statuses must be among the tenant's configured values and follow its allowed transitions."""
@@ -152,7 +154,7 @@ class OrderController(Controller):
             lambda s, t, config, cause, expected: bind(s.ledger.change_status, t, order_id, changes, cause, config, expected),
         )
 
-    @post("/{order_id:str}/change-delivery", operation_id="ChangeOrderDelivery", status_code=202)
+    @post("/{order_id:str}/change-delivery", operation_id="ChangeOrderDelivery", status_code=202, responses=docs.accepted(s400="malformed_request", s404="order_not_found", s409="version_conflict"), **docs.request_body(Delivery))
     async def change_delivery(self, request: Request, tenant: NamedDependency[Tenant], order_id: FromPath[str]) -> Response[bytes]:
         """Set the delivery: method, trackingNumber, trackingUri, deliveryDate."""
         body = await request.body()
@@ -162,7 +164,7 @@ class OrderController(Controller):
             lambda s, t, _config, cause, expected: bind(s.ledger.change_delivery, t, order_id, delivery, cause, expected),
         )
 
-    @delete("/{order_id:str}", operation_id="DeleteOrder", status_code=202)
+    @delete("/{order_id:str}", operation_id="DeleteOrder", status_code=202, responses=docs.accepted(s404="order_not_found", s409="version_conflict"))
     async def delete_order(self, request: Request, tenant: NamedDependency[Tenant], order_id: FromPath[str]) -> Response[bytes]:
         """Delete an order: an `Order.Deleted` event. It disappears from reads; its history stays."""
         return await command_response(
@@ -170,7 +172,7 @@ class OrderController(Controller):
             lambda s, t, _config, cause, expected: bind(s.ledger.delete_order, t, order_id, cause, expected),
         )
 
-    @get("/jobs/{job_id:str}", operation_id="GetJob")
+    @get("/jobs/{job_id:str}", operation_id="GetJob", responses=docs.ok(JobStatus, "The job's status", s404="job_not_found"))
     async def get_job(self, request: Request, tenant: NamedDependency[Tenant], job_id: FromPath[str]) -> Response[bytes]:
         """The status of the job a command answered with: Queued, Processing, Completed, CompletedWithErrors or Failed."""
         services: ApiServices = request.app.state.services
@@ -183,7 +185,7 @@ class OrderController(Controller):
             headers = {"Retry-After": RETRY_AFTER_SECONDS}
         return json_response(status, headers=headers)
 
-    @get("/{order_id:str}", operation_id="GetOrder")
+    @get("/{order_id:str}", operation_id="GetOrder", responses=docs.ok(OrderOut, "The processed order", s404="order_not_found"))
     async def get_order(self, request: Request, tenant: NamedDependency[Tenant], order_id: FromPath[str]) -> Response[bytes]:
         """The order as last processed, with its `version` and `versionTag` (also as `ETag`)."""
         services: ApiServices = request.app.state.services

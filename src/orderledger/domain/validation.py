@@ -140,15 +140,17 @@ def _amounts(document: Document) -> Iterator[tuple[str, Any]]:
 
 def _check_numbers(document: Document, places: int) -> Iterator[Violation]:
     currency = document.get("currency") or "an unknown currency"
-    factors = [(f"/items/{i}/{name}", line.get(name)) for i, line in _dicts(document.get("items"))
+    # Quantities and tax percents feed the arithmetic but are not money: no decimal limit.
+    factors = [(f"/items/{i}/{name}", line.get(name), False) for i, line in _dicts(document.get("items"))
                for name in ("quantity", "taxPercent")]
-    for pointer, raw in [*_amounts(document), *factors]:
+    amounts = [(pointer, raw, True) for pointer, raw in _amounts(document)]
+    for pointer, raw, is_money in [*amounts, *factors]:
         if raw is None:
             continue
         value = _number(raw)
         if value is None:
             yield Violation(pointer, "number_not_finite", f"{raw!r} is not a finite number")
-        elif not pointer.endswith(("/quantity", "/taxPercent")) and _decimal_places(value) > places:
+        elif is_money and _decimal_places(value) > places:
             yield Violation(pointer, "too_many_decimals",
                             f"{_fmt(value)} has {_decimal_places(value)} decimals; {currency} allows {places}")
 
