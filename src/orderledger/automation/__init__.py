@@ -1,0 +1,1 @@
+"""Automations: webhook subscriptions, the delivery outbox, and the outbound calls that drain it."""
