@@ -6,11 +6,12 @@ TOOLS := .tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-unit test-integration test-e2e bench compose-check clean
+.PHONY: help install run test test-unit test-integration test-e2e chaos bench compose-check clean
 
 help:
 	@echo "make run    start PostgreSQL, Redis, the API and a worker; prints the URL and a dev API key"
 	@echo "make test   run every test (unit, integration, end-to-end) against real servers"
+	@echo "make chaos  run only the fault-injection tests (kill workers and the API, stop Redis)"
 	@echo "make bench  run the benchmarks and write BENCHMARKS.md"
 
 # uv comes from PyPI into a private venv when the machine has none.
@@ -35,6 +36,10 @@ test-integration: install
 
 test-e2e: install
 	$(UV) run --frozen pytest tests/e2e $(PYTEST_ARGS)
+
+# Fault injection only: kill workers and the API, stop Redis, and check that no work is lost.
+chaos: install
+	$(UV) run --frozen pytest tests/faults $(PYTEST_ARGS)
 
 bench: install
 	$(UV) run --frozen python -m tests.bench

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -35,10 +37,13 @@ def server_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     database_url = os.environ.get("ORDERLEDGER_DATABASE_URL")
     redis_url = os.environ.get("ORDERLEDGER_REDIS_URL")
     started = []
+    data_dir = None
     if not database_url or not redis_url:
         from orderledger.infrastructure.embedded import start_postgres, start_valkey
 
-        data_dir = tmp_path_factory.mktemp("servers")
+        # Not under pytest's basetemp: any other pytest session resets that tree to 0700, and
+        # PostgreSQL (run as an unprivileged user when we are root) would lose its data folder.
+        data_dir = Path(tempfile.mkdtemp(prefix="orderledger-test-servers-"))
     if not database_url:
         started.append(start_postgres(data_dir / "pg"))
         database_url = started[-1].url
@@ -50,6 +55,8 @@ def server_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     finally:
         for server in reversed(started):
             server.stop()
+        if data_dir is not None:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,9 @@ builds one from the environment.
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from psycopg_pool import ConnectionPool
@@ -17,6 +19,10 @@ from orderledger.application import OrderLedger
 from orderledger.domain.version_tag import TagKeyring
 from orderledger.settings import Settings
 
+# Test-only: with fault injection on, each projection job holds its transaction
+# open this long before committing, so a test can kill a worker in mid-job.
+FAULT_SLOW_PROJECTION_ENV = "ORDERLEDGER_FAULT_SLOW_PROJECTION_MS"
+
 
 @dataclass
 class WorkerContext:
@@ -24,15 +30,23 @@ class WorkerContext:
     ledger: OrderLedger
     pool: ConnectionPool
     keyring: TagKeyring
+    slow_projection_seconds: float = 0.0
 
     @classmethod
-    def open(cls, settings: Settings) -> WorkerContext:
+    def open(cls, settings: Settings, env: Mapping[str, str] | None = None) -> WorkerContext:
         pool = ConnectionPool(settings.database_url, min_size=1, max_size=4, open=True)
-        return cls(settings, OrderLedger(env=settings.eventsourcing_env()), pool, settings.keyring())
+        return cls(settings, OrderLedger(env=settings.eventsourcing_env()), pool, settings.keyring(),
+                   slow_projection_seconds=slow_projection_seconds(settings, os.environ if env is None else env))
 
     def close(self) -> None:
         self.ledger.close()
         self.pool.close()
+
+
+def slow_projection_seconds(settings: Settings, env: Mapping[str, str]) -> float:
+    if not settings.fault_injection:
+        return 0.0
+    return int(env.get(FAULT_SLOW_PROJECTION_ENV) or 0) / 1000
 
 
 _lock = threading.Lock()

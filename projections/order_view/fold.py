@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from orderledger.domain.order import Order
+from orderledger.domain.personal_data import contact_key_of
 from orderledger.domain.warnings import warnings_for
 
 
@@ -48,7 +49,6 @@ def fold(events: list[Order.Event], after_version: int) -> tuple[ViewRow, list[V
             versions.append(
                 VersionRow(event.originator_version, type(event).__name__, event.timestamp, warnings_for(order.document))
             )
-    contact = order.document.get("contact") or {}
     view = ViewRow(
         aggregate_id=order.id,
         tenant_id=order.tenant_id,
@@ -56,7 +56,7 @@ def fold(events: list[Order.Event], after_version: int) -> tuple[ViewRow, list[V
         version=order.version,
         document=order.document,
         is_deleted=order.is_deleted,
-        contact_key=contact.get("matchKey"),
+        contact_key=contact_key_of(order.document),  # None once erased: "[erased]" is nobody's key
         created_at=events[0].timestamp,
         updated_at=events[-1].timestamp,
     )

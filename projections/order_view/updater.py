@@ -14,6 +14,7 @@ import psycopg
 from orderledger.application import OrderLedger
 from orderledger.domain.version_tag import TagKeyring
 from orderledger.jsoncodec import dumps_text
+from projections.locks import PROJECTION_WRITERS
 from projections.order_view.fold import fold
 
 _UPSERT_VIEW = """
@@ -40,7 +41,9 @@ def order_lock_key(aggregate_id: UUID) -> int:
 def project_order(conn: psycopg.Connection, ledger: OrderLedger, keyring: TagKeyring, aggregate_id: UUID) -> int:
     """Bring one order's view up to its latest event. Returns how many versions this call processed."""
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (order_lock_key(aggregate_id),))
+        # Shared first: a rebuild's switch-over (projections/replay.py) waits for this transaction, then this one for it.
+        conn.execute("SELECT pg_advisory_xact_lock_shared(%s, %s), pg_advisory_xact_lock(%s)",
+                     (*PROJECTION_WRITERS, order_lock_key(aggregate_id)))
         row = conn.execute("SELECT version FROM order_view WHERE aggregate_id = %s", (aggregate_id,)).fetchone()
         processed = row[0] if row else 0
         result = fold(ledger.stream(aggregate_id), processed)

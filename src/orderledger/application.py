@@ -22,6 +22,7 @@ from orderledger.domain.model import normalise_document
 from orderledger.domain.order import Document, Order
 from orderledger.domain.tenant_config import TenantConfig
 from orderledger.domain.validation import Violation, validate_change
+from orderledger.infrastructure.crypto_shredding import SealsPersonalData
 
 # Concurrent writers to one order lose the race on the store's unique
 # (stream, version) key; the loser reloads and reapplies its command.
@@ -56,8 +57,8 @@ class Committed:
     changed: bool
 
 
-class OrderLedger(Application[UUID]):
-    name = "OrderLedger"  # the store's table is orderledger_events
+class OrderLedger(SealsPersonalData, Application[UUID]):
+    name = "OrderLedger"  # the store's table is orderledger_events; personal values in it are sealed
 
     def register_order(
         self, tenant_id: str, order_id: str, document: Document, caused_by: dict[str, Any], config: TenantConfig

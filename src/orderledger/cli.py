@@ -164,3 +164,19 @@ def run() -> None:
     from orderledger.devstack import run as run_stack
 
     sys.exit(run_stack(_settings(), port_chosen="ORDERLEDGER_PORT" in os.environ))
+
+
+from orderledger.cli_jobs import jobs, sweep  # noqa: E402  (defined apart; they import nothing from here)
+
+main.add_command(jobs)
+main.add_command(sweep)
+
+from orderledger.cli_webhooks import deliveries, webhooks  # noqa: E402
+
+main.add_command(webhooks)
+main.add_command(deliveries)
+
+from orderledger.cli_history import erase_contact, export, replay, status  # noqa: E402
+
+for command in (export, replay, status, erase_contact):
+    main.add_command(command)

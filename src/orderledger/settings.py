@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from orderledger.domain.delivery_policy import DEFAULT_RETRY_DELAYS
 from orderledger.domain.version_tag import TagKeyring
 
 DEFAULT_QUEUE = "orderledger"
@@ -24,6 +25,15 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(".data"))
     # Only tests turn this on: it lets a request ask the API to die between commit and enqueue.
     fault_injection: bool = False
+    # How often each worker's sweeper looks for committed but unprocessed versions, in seconds.
+    sweep_interval: float = 2.0
+    # Webhooks: plain http and loopback/private/link-local targets are refused unless this is on
+    # (local development and tests only).
+    webhook_allow_private: bool = False
+    # Each phase of a webhook call (connect, send, each read) gives up after this many seconds.
+    webhook_timeout: float = 10.0
+    # Pauses between tries of a failing webhook delivery; dead after one try more than pauses.
+    webhook_retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -37,6 +47,10 @@ class Settings:
             queue_name=env.get("ORDERLEDGER_QUEUE", cls.queue_name),
             data_dir=Path(env.get("ORDERLEDGER_DATA_DIR", ".data")),
             fault_injection=env.get("ORDERLEDGER_FAULT_INJECTION", "") == "1",
+            sweep_interval=float(env.get("ORDERLEDGER_SWEEP_INTERVAL", cls.sweep_interval)),
+            webhook_allow_private=env.get("ORDERLEDGER_WEBHOOK_ALLOW_PRIVATE", "") == "1",
+            webhook_timeout=float(env.get("ORDERLEDGER_WEBHOOK_TIMEOUT", cls.webhook_timeout)),
+            webhook_retry_delays=_seconds_list(env.get("ORDERLEDGER_WEBHOOK_RETRY_DELAYS")) or cls.webhook_retry_delays,
         )
         return replace(settings, **overrides)  # type: ignore[arg-type]
 
@@ -67,3 +81,8 @@ class Settings:
             # The store's tables are made by `orderledger migrate`, not as a side effect of starting.
             "CREATE_TABLE": "n",
         }
+
+
+def _seconds_list(value: str | None) -> tuple[float, ...]:
+    """"1,4,16" -> (1.0, 4.0, 16.0); empty or missing -> ()."""
+    return tuple(float(part) for part in (value or "").split(",") if part.strip())

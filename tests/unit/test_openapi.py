@@ -18,7 +18,7 @@ COMMANDS = [
     ("/api/v3/orders", "post", "OrderIn", ("400", "401", "409", "422")),
     ("/api/v3/orders/{order_id}", "put", "OrderIn", CHANGES),
     ("/api/v3/orders/{order_id}", "post", "OrderIn", CHANGES),
-    ("/api/v3/orders/{order_id}", "patch", "OrderIn", CHANGES),
+    ("/api/v3/orders/{order_id}", "patch", "OrderData", CHANGES),
     ("/api/v3/orders/{order_id}/change-status", "post", "StatusChange", CHANGES),
     ("/api/v3/orders/{order_id}/change-delivery", "post", "Delivery", ("400", "401", "404", "409")),
 ]

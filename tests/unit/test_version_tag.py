@@ -18,7 +18,8 @@ def test_a_tag_maps_back_to_tenant_order_and_version():
 def test_a_tag_with_any_changed_character_is_refused():
     keyring = TagKeyring({1: b"secret"}, current=1)
     tag = keyring.issue(TENANT, ORDER, 7)
-    for position in range(len(tag)):
+    # The last character's low bits are base64 padding: changing it may leave the bytes as they were.
+    for position in range(len(tag) - 1):
         forged = tag[:position] + ("A" if tag[position] != "A" else "B") + tag[position + 1 :]
         with pytest.raises(InvalidVersionTag):
             keyring.verify(forged)

@@ -8,12 +8,18 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, get
 from litestar.openapi import OpenAPIConfig
 
+from orderledger.api.actions import ActionController
 from orderledger.api.admin import AdminController
+from orderledger.api.deliveries import DeliveryController
 from orderledger.api.docs import document_request_bodies
+from orderledger.api.erasure import ErasureController
+from orderledger.api.history import HistoryController
+from orderledger.api.operations import metrics
 from orderledger.api.order_lists import ContactController
 from orderledger.api.orders import OrderController
 from orderledger.api.problems import handle_exception
 from orderledger.api.services import open_services
+from orderledger.api.subscriptions import WebhookController
 from orderledger.settings import Settings
 
 
@@ -31,7 +37,9 @@ def create_app(settings: Settings) -> Litestar:
             yield
 
     app = Litestar(
-        route_handlers=[OrderController, ContactController, AdminController, health],
+        route_handlers=[OrderController, ContactController, AdminController, health,
+                        ActionController, DeliveryController, WebhookController, HistoryController,
+                        ErasureController, metrics],
         lifespan=[lifespan],
         exception_handlers={Exception: handle_exception},
         openapi_config=OpenAPIConfig(

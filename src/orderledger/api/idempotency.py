@@ -4,7 +4,8 @@ The first request claims the key (per tenant) before it runs and stores its
 answer after; a retry with the same body gets that answer, with a different
 body `409 idempotency_key_reused`, and while the first is still running
 `409 idempotency_key_in_progress`. A failed request releases its key so the
-client can retry. Keys are kept 48 hours (the promise is at least 24).
+client can retry; so does a claim left unanswered for two minutes (its API
+process died). Keys are kept 48 hours (the promise is at least 24).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ CREATE TABLE IF NOT EXISTS idempotency_key (
 """
 
 KEEP = "48 hours"
+# A claim whose request never answered (the API process died mid-request) is given up after this.
+ABANDONED = "2 minutes"
 MAX_KEY_LENGTH = 255
 
 _CLAIM = f"""
@@ -39,6 +42,7 @@ INSERT INTO idempotency_key (tenant_id, key, request_hash) VALUES ($1, $2, $3)
 ON CONFLICT (tenant_id, key) DO UPDATE
     SET request_hash = EXCLUDED.request_hash, status_code = NULL, response = NULL, location = NULL, created_at = now()
     WHERE idempotency_key.created_at < now() - interval '{KEEP}'
+       OR (idempotency_key.status_code IS NULL AND idempotency_key.created_at < now() - interval '{ABANDONED}')
 RETURNING key
 """
 

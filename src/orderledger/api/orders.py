@@ -9,8 +9,9 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
+from orderledger.api.actions import embedded_action, record_unchanged_action, with_action
 from orderledger.api.auth import provide_tenant
-from orderledger.api import docs
+from orderledger.api import docs, history
 from orderledger.api.commands import accepted, bind, caused_by, decode_body, run_command
 from orderledger.api.idempotency import idempotent
 from orderledger.api.job_status import FINISHED, job_status
@@ -20,7 +21,7 @@ from orderledger.api.responses import json_response
 from orderledger.api.schemas import ContactOrdersPage, JobStatus, OrderOut, OrdersPage
 from orderledger.api.services import ApiServices
 from orderledger.application import Committed
-from orderledger.domain.model import Delivery, OrderIn, StatusChange, order_data_to_document
+from orderledger.domain.model import Delivery, OrderData, OrderIn, StatusChange, order_data_to_document
 from orderledger.domain.tenant_config import TenantConfig
 from orderledger.jsoncodec import loads_exact
 from orderledger.tenancy import Tenant
@@ -46,8 +47,12 @@ def expected_version(request: Request) -> int | None:
     return int(value)
 
 
-async def command_response(request: Request, tenant: Tenant, body: bytes, name: str, build: CommandBuilder) -> Response[bytes]:
-    """The shared path of every command: idempotency, tenant config, commit off the loop, enqueue, 202."""
+async def command_response(
+    request: Request, tenant: Tenant, body: bytes, name: str, build: CommandBuilder, action: dict[str, Any] | None = None,
+) -> Response[bytes]:
+    """The shared path of every command: idempotency, tenant config, commit off the loop, enqueue, 202.
+
+    `action` is an action embedded in a create or replace (it travels in the command's caused_by)."""
     services: ApiServices = request.app.state.services
     expected = expected_version(request)
 
@@ -55,6 +60,7 @@ async def command_response(request: Request, tenant: Tenant, body: bytes, name: 
         config = await services.configs.get(tenant.tenant_id)
         command = build(services, str(tenant.tenant_id), config, caused_by(request, tenant, name), expected)
         committed = await run_command(services, tenant, command, fault=request.headers.get("x-fault-inject"))
+        await record_unchanged_action(services, tenant, committed, action)
         return accepted(committed)
 
     return await idempotent(services.pool, tenant.tenant_id, request, body, run)
@@ -81,9 +87,10 @@ class OrderController(Controller):
             raise Problem(400, "malformed_request", "The order needs an orderId.",
                           errors=[{"pointer": "/orderId", "code": "required", "detail": "orderId is required"}])
         document = order_data_to_document(order)
+        action = embedded_action(order, body, document)
         return await command_response(
             request, tenant, body, "RegisterOrder",
-            lambda s, t, config, cause, _: bind(s.ledger.register_order, t, order.order_id, document, cause, config),
+            lambda s, t, config, cause, _: bind(s.ledger.register_order, t, order.order_id, document, with_action(cause, action), config),
         )
 
     @get("/", operation_id="ListOrders", responses=docs.ok(OrdersPage | ContactOrdersPage, "OrdersPage, or ContactOrdersPage with contactId", s400="malformed_request"))
@@ -121,12 +128,14 @@ class OrderController(Controller):
         order = decode_body(body, OrderIn)
         _path_order_id(order_id, order.order_id)
         document = order_data_to_document(order)
+        action = embedded_action(order, body, document)
         return await command_response(
             request, tenant, body, "ReplaceOrder",
-            lambda s, t, config, cause, expected: bind(s.ledger.replace_order, t, order_id, document, cause, config, expected),
+            lambda s, t, config, cause, expected: bind(s.ledger.replace_order, t, order_id, document, with_action(cause, action), config, expected),
+            action,
         )
 
-    @patch("/{order_id:str}", operation_id="PatchOrder", status_code=202, responses=docs.accepted(s400="malformed_request", s404="order_not_found", s409="version_conflict, idempotency_key_reused", s422="order_invalid, order_id_mismatch, company_id_immutable"), **docs.request_body(OrderIn))
+    @patch("/{order_id:str}", operation_id="PatchOrder", status_code=202, responses=docs.accepted(s400="malformed_request", s404="order_not_found", s409="version_conflict, idempotency_key_reused", s422="order_invalid, order_id_mismatch, company_id_immutable"), **docs.request_body(OrderData))
     async def patch_order(self, request: Request, tenant: NamedDependency[Tenant], order_id: FromPath[str]) -> Response[bytes]:
         """Change part of an order with a JSON merge patch (RFC 7386), e.g. `{"state": "processing"}`;
         `null` removes a field. The patched order must be valid as a whole."""
@@ -185,9 +194,13 @@ class OrderController(Controller):
             headers = {"Retry-After": RETRY_AFTER_SECONDS}
         return json_response(status, headers=headers)
 
-    @get("/{order_id:str}", operation_id="GetOrder", responses=docs.ok(OrderOut, "The processed order", s404="order_not_found"))
-    async def get_order(self, request: Request, tenant: NamedDependency[Tenant], order_id: FromPath[str]) -> Response[bytes]:
-        """The order as last processed, with its `version` and `versionTag` (also as `ETag`)."""
+    @get("/{order_id:str}", operation_id="GetOrder", responses=docs.ok(OrderOut, "The processed order", s400="malformed_request", s404="order_not_found, version_not_found"))
+    async def get_order(self, request: Request, tenant: NamedDependency[Tenant], order_id: FromPath[str],
+                        version: history.Version = None, as_of: history.AsOf = None) -> Response[bytes]:
+        """The order as last processed, with its `version` and `versionTag` (also as `ETag`).
+        With `version=N` or `asOf=<time>`: the order as it was then, folded from its events (time travel)."""
+        if version is not None or as_of is not None:
+            return await history.past_order_response(request, tenant, order_id, version, as_of)
         services: ApiServices = request.app.state.services
         order = await processed_order(services.pool, tenant.tenant_id, order_id)
         if order is None:

@@ -9,6 +9,8 @@ from typing import AsyncIterator
 import asyncpg
 import redis
 import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import Queue
 
 from orderledger.application import OrderLedger
@@ -36,7 +38,10 @@ async def open_services(settings: Settings) -> AsyncIterator[ApiServices]:
     pool = await asyncpg.create_pool(settings.database_url, min_size=2, max_size=16)
     async_redis = aioredis.Redis.from_url(settings.redis_url)
     # Short timeouts: if Redis is down a command still answers 202 quickly (the sweeper catches up).
-    sync_redis = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    # and no retries: a hung Redis must not hold a committed command's answer for seconds.
+    sync_redis = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0)
+    )
     ledger = OrderLedger(env=settings.eventsourcing_env())
     try:
         yield ApiServices(

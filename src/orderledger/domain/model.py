@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -176,16 +176,31 @@ class OrderData(Wire):
     extra_data: dict[str, Any] | None = None
 
 
+ActionName = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\s\x00-\x1f]+$",
+                                          description="The tenant's name for the automation, e.g. ConfirmOrder")]
+Language = Annotated[str, msgspec.Meta(min_length=1, max_length=35, description="e.g. sv-SE")]
+
+
+class EmbeddedAction(Wire):
+    """`"action": {...}` in a create or replace: runs once the version that command produces is processed."""
+
+    action: ActionName
+    language: Language | None = None
+    data: dict[str, Any] | None = None
+
+
 class OrderIn(OrderData):
-    """A create or replace body: the order data plus its id."""
+    """A create or replace body: the order data plus its id, and optionally an action to run on the result."""
 
     order_id: str = ""
+    action: EmbeddedAction | None = None
 
 
 def order_data_to_document(data: OrderData) -> dict[str, Any]:
     """The order data as the plain dict stored in events (Decimals and datetimes kept exact)."""
     document = msgspec.to_builtins(data, builtin_types=(Decimal, datetime))
     document.pop("orderId", None)
+    document.pop("action", None)  # a request about the order, not part of it
     return document
 
 

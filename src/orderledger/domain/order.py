@@ -29,11 +29,22 @@ class Order(Aggregate):
         caused_by: dict[str, Any]
 
     class Registered(Event, Aggregate.Created):
-        """The order was created with its first document."""
+        """The order was created with its first document.
+
+        v2 added `received_via`, the door the order came in by: "api" for HTTP
+        commands; a bulk import names itself (e.g. "import:cloudsuite").
+        """
 
         TOPIC = "orderledger.order.Registered"
+        class_version = 2
         order_id: str
         document: Document
+        received_via: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Every order of the first release came in through the API.
+            state["received_via"] = "api"
 
     class DetailsChanged(Event):
         """Header fields were set (a value of None removes the field)."""
@@ -75,10 +86,13 @@ class Order(Aggregate):
     Created = Registered
 
     @event(Registered)
-    def __init__(self, tenant_id: str, order_id: str, document: Document, caused_by: dict[str, Any]) -> None:
+    def __init__(
+        self, tenant_id: str, order_id: str, document: Document, caused_by: dict[str, Any], received_via: str = "api"
+    ) -> None:
         self.tenant_id = tenant_id
         self.order_id = order_id
         self.document = deepcopy(document)
+        self.received_via = received_via
         self.is_deleted = False
 
     @staticmethod

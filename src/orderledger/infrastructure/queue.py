@@ -11,7 +11,7 @@ from uuid import UUID
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
 
 from orderledger.domain.ids import job_id
@@ -19,6 +19,8 @@ from orderledger.domain.ids import job_id
 log = logging.getLogger("orderledger.queue")
 
 PROJECT_ORDER = "workers.jobs.project_order"
+# Called by RQ after each failed attempt; records the last one in PostgreSQL (job status outlives RQ's record).
+ON_PROJECTION_FAILURE = "workers.failures.on_projection_failure"
 
 # A failing order is retried with growing pauses, then marked Failed; others flow past it.
 PROJECTION_RETRY_INTERVALS = [1, 3, 10, 30, 60]
@@ -46,6 +48,7 @@ def enqueue_projection(queue: Queue, tenant_id: UUID, aggregate_id: UUID, versio
             retry=Retry(max=len(PROJECTION_RETRY_INTERVALS), interval=PROJECTION_RETRY_INTERVALS),
             result_ttl=RESULT_TTL_SECONDS,
             failure_ttl=FAILURE_TTL_SECONDS,
+            on_failure=Callback(ON_PROJECTION_FAILURE),
         )
     except RedisError as error:
         log.warning("enqueue of %s v%s failed (%s); the sweeper will process it", aggregate_id, version, error)
