@@ -8,18 +8,12 @@ import sys
 
 import click
 
+from orderledger.cli_support import settings_for, tenant_id as _tenant_id
 from orderledger.settings import Settings
 
 
 def _settings(**overrides: object) -> Settings:
     return Settings.from_env(**overrides)
-
-
-def _require_urls(settings: Settings) -> None:
-    missing = [name for name, value in (("ORDERLEDGER_DATABASE_URL", settings.database_url),
-                                        ("ORDERLEDGER_REDIS_URL", settings.redis_url)) if not value]
-    if missing:
-        raise click.UsageError(f"set {' and '.join(missing)} (or use `orderledger run`, which starts embedded servers)")
 
 
 @click.group()
@@ -39,8 +33,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     """Run the HTTP API."""
     import uvicorn
 
-    settings = _settings()
-    _require_urls(settings)
+    settings = settings_for()
     uvicorn.run(
         "orderledger.api.asgi:build", factory=True, host=host or settings.host, port=port or settings.port,
         workers=workers, log_level="warning", access_log=False,
@@ -53,8 +46,7 @@ def worker(burst: bool) -> None:
     """Run an RQ worker that processes order jobs."""
     from workers.worker import run_worker
 
-    settings = _settings()
-    _require_urls(settings)
+    settings = settings_for()
     run_worker(settings, burst=burst)
 
 
@@ -63,8 +55,7 @@ def migrate() -> None:
     """Create or update every table (idempotent)."""
     from orderledger.infrastructure.migrations import migrate as run_migrations
 
-    settings = _settings()
-    _require_urls(settings)
+    settings = settings_for(redis=False)
     run_migrations(settings)
     click.echo("migrated")
 
@@ -82,8 +73,7 @@ def keys_create(tenant: str) -> None:
 
     from orderledger.tenancy import create_key
 
-    settings = _settings()
-    _require_urls(settings)
+    settings = settings_for(redis=False)
     with psycopg.connect(settings.database_url) as conn:
         found, key = create_key(conn, tenant)
     click.echo(f"tenant {found.name} ({found.tenant_id})", err=True)
@@ -98,8 +88,7 @@ def keys_revoke(key: str) -> None:
 
     from orderledger.tenancy import revoke_key
 
-    settings = _settings()
-    _require_urls(settings)
+    settings = settings_for(redis=False)
     with psycopg.connect(settings.database_url) as conn:
         if not revoke_key(conn, key):
             raise click.ClickException("no such active key")
@@ -111,11 +100,6 @@ def config() -> None:
     """Show or change a tenant's validation configuration."""
 
 
-def _tenant_id(conn, name: str):  # noqa: ANN001, ANN202
-    row = conn.execute("SELECT tenant_id FROM tenant WHERE name = %s", (name,)).fetchone()
-    if row is None:
-        raise click.ClickException(f"no tenant named {name!r}")
-    return row[0]
 
 
 @config.command("show")
@@ -128,8 +112,7 @@ def config_show(tenant: str) -> None:
     from orderledger.jsoncodec import dumps_text
     from orderledger.tenant_configs import load_config
 
-    settings = _settings()
-    _require_urls(settings)
+    settings = settings_for(redis=False)
     with psycopg.connect(settings.database_url) as conn:
         click.echo(dumps_text(config_to_builtins(load_config(conn, _tenant_id(conn, tenant)))))
 
@@ -145,8 +128,7 @@ def config_set(tenant: str, file) -> None:  # noqa: ANN001
     from orderledger.domain.tenant_config import config_from_json, validate_config
     from orderledger.tenant_configs import save_config
 
-    settings = _settings()
-    _require_urls(settings)
+    settings = settings_for(redis=False)
     try:
         new = config_from_json(file.read())
     except (msgspec.DecodeError, msgspec.ValidationError) as error:

@@ -6,27 +6,18 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from uuid import UUID
 
 import click
+import psycopg
 
+from orderledger.cli_support import settings_for, tenant_id
 from orderledger.settings import Settings
 
 
-def _settings() -> Settings:
-    settings = Settings.from_env()
-    if not settings.database_url:
-        raise click.UsageError("set ORDERLEDGER_DATABASE_URL")
-    return settings
-
-
-def _tenant_id(database_url: str, name: str):  # noqa: ANN202
-    import psycopg
-
+def _tenant_id(database_url: str, name: str) -> UUID:
     with psycopg.connect(database_url) as conn:
-        row = conn.execute("SELECT tenant_id FROM tenant WHERE name = %s", (name,)).fetchone()
-    if row is None:
-        raise click.ClickException(f"no tenant named {name!r}")
-    return row[0]
+        return tenant_id(conn, name)
 
 
 def _ledger(settings: Settings):  # noqa: ANN202
@@ -60,7 +51,7 @@ def export(tenant: str, what: str, fmt: str, since: str | None, out: Path, quiet
     from orderledger.history.export import ExportError, ExportRequest, count_rows, export as run_export
     from orderledger.history.progress import meter
 
-    settings = _settings()
+    settings = settings_for(redis=False)
     request = ExportRequest(_tenant_id(settings.database_url, tenant), what, fmt, _moment(since))
     ledger = _ledger(settings)
     started = time.perf_counter()
@@ -96,7 +87,7 @@ def replay(projection: str, quiet: bool) -> None:
 
     if projection not in PROJECTIONS:
         raise click.BadParameter(f"one of {', '.join(PROJECTIONS)}", param_hint="--projection")
-    settings = _settings()
+    settings = settings_for(redis=False)
     ledger = _ledger(settings)
     try:
         with meter(f"replay {projection}", "events", enabled=not quiet) as progress:
@@ -119,7 +110,7 @@ def status() -> None:
 
     from orderledger.history.lag import LAG_SQL, ProjectionLag
 
-    settings = _settings()
+    settings = settings_for(redis=False)
     with psycopg.connect(settings.database_url) as conn:
         lag = ProjectionLag.from_row(*conn.execute(LAG_SQL).fetchone())
     click.echo("projection\thead\tposition\tevents_behind\tseconds_behind")
@@ -133,7 +124,7 @@ def erase_contact(tenant: str, match_key: str) -> None:
     """Erase a contact's personal data everywhere (crypto-shredding); order facts stay. Cannot be undone."""
     from orderledger.history.erasure import erase_contact as run_erasure
 
-    settings = _settings()
+    settings = settings_for(redis=False)
     tenant_id = _tenant_id(settings.database_url, tenant)
     ledger = _ledger(settings)
     try:

@@ -6,18 +6,9 @@ import time
 
 import click
 
-from orderledger.settings import Settings
+from orderledger.cli_support import settings_for as _settings
 
 
-def _settings(*, redis: bool = True) -> Settings:
-    settings = Settings.from_env()
-    needed = [("ORDERLEDGER_DATABASE_URL", settings.database_url)]
-    if redis:
-        needed.append(("ORDERLEDGER_REDIS_URL", settings.redis_url))
-    missing = [name for name, value in needed if not value]
-    if missing:
-        raise click.UsageError(f"set {' and '.join(missing)}")
-    return settings
 
 
 @click.group()

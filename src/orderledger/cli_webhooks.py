@@ -6,25 +6,11 @@ from uuid import UUID
 
 import click
 
-from orderledger.settings import Settings
+from orderledger.cli_support import settings_for, tenant_id as _tenant_id
 
 
-def _settings(*, redis: bool = False) -> Settings:
-    settings = Settings.from_env()
-    needed = [("ORDERLEDGER_DATABASE_URL", settings.database_url)]
-    if redis:
-        needed.append(("ORDERLEDGER_REDIS_URL", settings.redis_url))
-    missing = [name for name, value in needed if not value]
-    if missing:
-        raise click.UsageError(f"set {' and '.join(missing)}")
-    return settings
 
 
-def _tenant_id(conn, name: str) -> UUID:  # noqa: ANN001
-    row = conn.execute("SELECT tenant_id FROM tenant WHERE name = %s", (name,)).fetchone()
-    if row is None:
-        raise click.ClickException(f"no tenant named {name!r}")
-    return row[0]
 
 
 @click.group()
@@ -50,7 +36,7 @@ def webhooks_add(tenant: str, url: str, actions: tuple[str, ...], events: tuple[
     from orderledger.automation.subscriptions import SubscriptionIn, add, new_secret
     from orderledger.automation.target_policy import TargetRefused, resolve_target
 
-    settings = _settings()
+    settings = settings_for(redis=False)
     if not actions and not events:
         raise click.UsageError("name at least one --action or --event")
     try:
@@ -75,7 +61,7 @@ def webhooks_list(tenant: str) -> None:
 
     from orderledger.automation.subscriptions import listed
 
-    settings = _settings()
+    settings = settings_for(redis=False)
     with psycopg.connect(settings.database_url) as conn:
         found = listed(conn, _tenant_id(conn, tenant))
     if not found:
@@ -95,7 +81,7 @@ def webhooks_remove(subscription_id: UUID, tenant: str) -> None:
 
     from orderledger.automation.subscriptions import remove
 
-    settings = _settings()
+    settings = settings_for(redis=False)
     with psycopg.connect(settings.database_url) as conn:
         if not remove(conn, _tenant_id(conn, tenant), subscription_id):
             raise click.ClickException("no such active subscription in this tenant")
@@ -115,7 +101,7 @@ def deliveries_dead(tenant: str | None) -> None:
 
     from orderledger.automation.delivery_log import dead_deliveries
 
-    settings = _settings()
+    settings = settings_for(redis=False)
     with psycopg.connect(settings.database_url) as conn:
         rows = dead_deliveries(conn, tenant)
     if not rows:
@@ -136,7 +122,7 @@ def deliveries_redeliver(delivery_id: UUID) -> None:
     from orderledger.automation.delivery_log import DeliveryNotDead, DeliveryNotFound, redeliver
     from orderledger.automation.dispatch import enqueue_delivery, webhook_queue
 
-    settings = _settings(redis=True)
+    settings = settings_for(redis=True)
     try:
         with psycopg.connect(settings.database_url) as conn:
             attempt = redeliver(conn, delivery_id)
