@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from orderledger.jsoncodec import loads_exact
+from tests.waiting import wait_until
 
 # A held request is released after this long at the latest, so no test can hang on it.
 HOLD_LIMIT = 30.0
@@ -43,11 +43,10 @@ class Receiver:
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[Received]:
         """The first `count` requests, waiting for them up to `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while len(self.requests) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the receiver got {len(self.requests)} requests, expected {count}, in {timeout}s")
-            time.sleep(0.02)
+        try:
+            wait_until(lambda: len(self.requests) >= count, timeout, f"{count} requests")
+        except AssertionError:
+            raise AssertionError(f"the receiver got {len(self.requests)} requests, expected {count}, in {timeout}s") from None
         return self.requests[:count]
 
     def _next_status(self) -> tuple[int, bool]:

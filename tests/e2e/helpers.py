@@ -14,20 +14,11 @@ from typing import TypeVar
 import httpx
 
 from orderledger.settings import Settings
+from tests.waiting import wait_until
+
+__all__ = ["wait_until"]  # re-exported: e2e tests import it from here
 
 T = TypeVar("T")
-
-
-def wait_until(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.02) -> T:
-    """Poll `check` until it returns something truthy, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def service_env(settings: Settings, **extra: str) -> dict[str, str]:

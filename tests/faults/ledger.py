@@ -14,6 +14,7 @@ import psycopg
 
 from orderledger.domain.ids import parse_job_id
 from orderledger.settings import Settings
+from tests.waiting import wait_until
 
 
 @dataclass(frozen=True)
@@ -73,13 +74,18 @@ def wait_until_processed(settings: Settings, orders: Iterable[UUID], timeout: fl
     """Wait until every committed version of the orders is processed; returns the tally and the seconds it took."""
     orders = list(orders)
     started = time.monotonic()
-    while True:
+    last: list[Tally] = []
+
+    def all_processed() -> Tally | None:
         counted = tally(settings, orders)
-        if counted.processed >= counted.committed and not counted.missing:
-            return counted, time.monotonic() - started
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"not processed after {timeout}s: {counted}")
-        time.sleep(0.1)
+        last[:] = [counted]
+        return counted if counted.processed >= counted.committed and not counted.missing else None
+
+    try:
+        counted = wait_until(all_processed, timeout, "every version to be processed", interval=0.1)
+    except AssertionError:
+        raise AssertionError(f"not processed after {timeout}s: {last[0] if last else None}") from None
+    return counted, time.monotonic() - started
 
 
 @dataclass

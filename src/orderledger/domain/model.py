@@ -128,16 +128,22 @@ class LineItem(Wire):
     extra_data: dict[str, Any] | None = None
 
 
-class OrderData(Wire):
-    """Everything an order holds except its identity (tenant and orderId)."""
+class StatusFields(Wire):
+    """The status fields: Voyado's status, externalStatus and paymentStatus, CloudSuite's state,
+    payment_status and shipment_state. Part of every order, and the body of change-status."""
 
-    contact: Contact | None = None
     status: str | None = None
     external_status: str | None = None
     payment_status: str | None = None
     state: OrderState | None = msgspec.field(default=None, name="state")
     cloudsuite_payment_status: PaymentState | None = msgspec.field(default=None, name="payment_status")
     shipment_state: str | None = msgspec.field(default=None, name="shipment_state")
+
+
+class OrderData(StatusFields):
+    """Everything an order holds except its identity (tenant and orderId)."""
+
+    contact: Contact | None = None
     reference: str | None = None
     references: list[str] | None = None
     erp_order_number: str | None = msgspec.field(default=None, name="erp_order_number")
@@ -212,13 +218,7 @@ def normalise_document(document: dict[str, Any]) -> dict[str, Any]:
     return order_data_to_document(msgspec.convert(document, OrderData))
 
 
-class StatusChange(Wire):
-    """The body of change-status: any of the status fields; at least one."""
+class StatusChange(StatusFields):
+    """The body of change-status: any of the status fields (at least one), and when they changed."""
 
-    status: str | None = None
-    external_status: str | None = None
-    payment_status: str | None = None
-    state: OrderState | None = msgspec.field(default=None, name="state")
-    cloudsuite_payment_status: PaymentState | None = msgspec.field(default=None, name="payment_status")
-    shipment_state: str | None = msgspec.field(default=None, name="shipment_state")
     status_changed_date: datetime | None = None
