@@ -1,14 +1,16 @@
 """Crypto-shredding: personal values sealed per contact, opened on read, erased by destroying the key."""
 
+from decimal import Decimal
 from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
 
 from orderledger.domain.order import Order
 from orderledger.domain.personal_data import ERASED
 from orderledger.infrastructure.contact_keys import Subject
 from orderledger.infrastructure.crypto_shredding import (
-    SEALED, NoDataSubject, SealBroken, Sealer, pending_subjects,
+    SEALED, HeldKeys, NoDataSubject, SealBroken, Sealer, SealingMapper, pending_subjects,
 )
 
 CAUSE = {"command": "test"}
@@ -125,3 +127,70 @@ def test_a_tampered_value_fails_to_open():
     tampered = sealed[:-4] + ("AAAA" if not sealed.endswith("AAAA") else "BBBB")
     with pytest.raises(SealBroken):
         sealer.open_value(tampered)
+
+
+class CountingKeys(MemoryKeys):
+    """The key store's interface with its bulk lookup, counting what is asked of it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prefetched: list[set] = []
+        self.asked: dict[object, int] = {}
+
+    def prefetch(self, key_ids) -> None:
+        self.prefetched.append(set(key_ids))
+
+    def key(self, key_id):
+        self.asked[key_id] = self.asked.get(key_id, 0) + 1
+        return super().key(key_id)
+
+
+def stored(sealer: Sealer, *documents: dict) -> list[bytes]:
+    transcoder = JSONTranscoder()
+    return [transcoder.encode({k: v for k, v in sealer.seal_state(registered_state(d)).items() if k != "originator_id"})
+            for d in documents]
+
+
+def test_held_keys_open_what_the_sealer_sealed_looking_each_key_up_once_per_read():
+    keys = CountingKeys()
+    sealer = Sealer(keys)
+    bo = {**DOCUMENT, "contact": {"matchKey": "bo@example.com"}}
+    pages = [stored(sealer, DOCUMENT, bo), stored(sealer, bo, DOCUMENT)]
+    held = HeldKeys(keys)
+    opened = []
+    for page in pages:
+        held.prefetch_keys(page)
+        opened += [held.open_all(JSONTranscoder().decode(state)) for state in page]
+    assert [state["document"]["customer"]["firstName"] for state in opened] == ["Anna"] * 4
+    assert opened[1]["document"]["contact"]["matchKey"] == "bo@example.com"
+    assert [len(ids) for ids in keys.prefetched] == [2]  # the second page's keys were held already
+    assert sorted(keys.asked.values()) == [1, 1]
+
+
+def test_held_keys_read_an_erased_contact_as_erased_and_refuse_a_tampered_value():
+    keys = CountingKeys()
+    sealer = Sealer(keys)
+    [state] = stored(sealer, DOCUMENT)
+    keys.erase(Subject.contact("t-1", "anna@example.com"))
+    held = HeldKeys(keys)
+    held.prefetch_keys([state])
+    assert held.open_all(JSONTranscoder().decode(state))["document"]["customer"] == {
+        "firstName": ERASED, "lastName": ERASED, "email": ERASED}
+    bo = sealer.seal_state(registered_state({**DOCUMENT, "contact": {"matchKey": "bo@x.se"}}))
+    envelope = bo["document"]["customer"]["firstName"][SEALED]
+    assert held.open_value(envelope) == "Anna"  # a key not looked up with its page is looked up when met
+    with pytest.raises(SealBroken):
+        held.open_value(envelope[:-4] + ("AAAA" if not envelope.endswith("AAAA") else "BBBB"))
+
+
+def test_a_mapper_holding_keys_reads_events_as_the_sealing_mapper_does():
+    keys = MemoryKeys()
+    transcoder = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+        transcoder.register(transcoding)
+    mapper = SealingMapper(transcoder, Sealer(keys))
+    order = Order.register("t-1", "O-1", {**DOCUMENT, "totalGrossPrice": Decimal("250.00")}, CAUSE)
+    [event] = order.collect_events()
+    record = mapper.to_stored_event(event)
+    assert b"Anna" not in record.state
+    assert vars(mapper.holding_keys().to_domain_event(record)) == vars(mapper.to_domain_event(record)) == vars(event)

@@ -18,24 +18,25 @@ old values stay readable. The key id is authenticated with the value.
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from eventsourcing.persistence import Mapper, Transcoder
+from eventsourcing.persistence import JSONTranscoder, Mapper, Transcoder
 
 from orderledger.domain.personal_data import ERASED, contact_key_of, has_personal_data, map_personal
 from orderledger.infrastructure.contact_keys import ContactKeys, Subject
+from orderledger.infrastructure.state_decoding import SEALED, Unusual, decode_state, decoders
 from orderledger.jsoncodec import dumps, loads_exact
 
-SEALED = "_sealed_"
 SEALED_MARK = b'"_sealed_"'
 # The first 24 base64 characters of a sealed value: its algorithm and key id (18 bytes, of which 17 are used).
 _ENVELOPE_HEAD = re.compile(rb'"_sealed_":"([A-Za-z0-9_-]{24})')
@@ -145,35 +146,129 @@ class Sealer:
 
     def open_all(self, value: Any) -> Any:
         """`value` with every sealed value inside it opened (or ERASED)."""
-        if isinstance(value, dict):
-            if len(value) == 1 and SEALED in value:
-                return self.open_value(value[SEALED])
-            return {k: self.open_all(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.open_all(v) for v in value]
-        return value
+        return _open_all(value, self.open_value)
+
+
+_NOT_HELD: Any = object()
+
+
+class HeldKeys:
+    """Opens sealed values for one bulk read, looking each key up once for the whole read.
+
+    Only for a reader that holds the rebuild-or-erasure lock (projections/locks.py):
+    no key can be destroyed meanwhile, so a key looked up once stays right until
+    the read ends, where the shared cache (ContactKeys) would look it up again
+    every CACHE_SECONDS, one query per key, in the middle of a page. Keys are
+    looked up a page at a time (`prefetch_keys`); at most `max_keys` are held.
+    """
+
+    def __init__(self, keys: ContactKeys, max_keys: int = 100_000) -> None:
+        self.keys, self._max = keys, max_keys
+        self._ciphers: dict[bytes, AESGCM | None] = {}  # by alg and key id (an envelope's first 17 bytes)
+
+    def prefetch_keys(self, stored_states: Iterable[bytes]) -> None:
+        """Look up, in one query, the keys of these stored states that are not held yet."""
+        found = {m for state in stored_states for m in _ENVELOPE_HEAD.findall(state)}
+        heads = {binascii.a2b_base64(m.translate(_URL_SAFE))[:17] for m in found}
+        missing = [head for head in heads if head not in self._ciphers]
+        if not missing:
+            return
+        if len(self._ciphers) + len(missing) > self._max:
+            self._ciphers.clear()
+            missing = list(heads)
+        self.keys.prefetch(UUID(bytes=head[1:17]) for head in missing)
+        for head in missing:
+            self._hold(head)
+
+    def _hold(self, head: bytes) -> AESGCM | None:
+        key = self.keys.key(UUID(bytes=head[1:17]))
+        cipher = None if key is None else AESGCM(key)
+        self._ciphers[head] = cipher
+        return cipher
+
+    def open_value(self, envelope: str) -> Any:
+        raw = _unbase64(envelope)
+        head = raw[:17]
+        if head[0] != AES_GCM:
+            raise SealBroken(f"unknown seal algorithm {head[0]}")
+        cipher = self._ciphers.get(head, _NOT_HELD)
+        if cipher is _NOT_HELD:
+            cipher = self._hold(head)
+        if cipher is None:
+            return ERASED
+        try:
+            return loads_exact(cipher.decrypt(raw[17:17 + _NONCE_BYTES], raw[17 + _NONCE_BYTES:], head))
+        except InvalidTag as error:
+            raise SealBroken("sealed value failed authentication") from error
+
+    def open_all(self, value: Any) -> Any:
+        return _open_all(value, self.open_value)
+
+
+_URL_SAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def _unbase64(envelope: str) -> bytes:
+    """base64.urlsafe_b64decode of an unpadded envelope, without its layers of Python (bulk reads open many)."""
+    return binascii.a2b_base64(envelope.encode().translate(_URL_SAFE) + b"=" * (-len(envelope) % 4))
+
+
+def _open_all(value: Any, open_value: Callable[[str], Any]) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and SEALED in value:
+            return open_value(value[SEALED])
+        return {k: _open_all(v, open_value) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_open_all(v, open_value) for v in value]
+    return value
+
+
+class Opener(Protocol):
+    def open_value(self, envelope: str) -> Any: ...
+
+    def open_all(self, value: Any) -> Any: ...
 
 
 class OpeningTranscoder(Transcoder):
-    """The library's JSON transcoder, opening sealed values as it decodes."""
+    """The library's JSON transcoder, opening sealed values as it decodes.
 
-    def __init__(self, inner: Transcoder, sealer: Sealer) -> None:
+    Decodes with msgspec in one walk (state_decoding.py) when the inner transcoder
+    is the library's JSON one; the library's own path for anything else.
+    """
+
+    def __init__(self, inner: Transcoder, sealer: Opener) -> None:
         self.inner, self.sealer = inner, sealer
+        self._decoders = decoders(inner.names) if isinstance(inner, JSONTranscoder) else None
 
     def encode(self, obj: Any) -> bytes:
         return self.inner.encode(obj)
 
     def decode(self, data: bytes) -> Any:
+        if self._decoders is not None:
+            try:
+                return decode_state(data, self._decoders, self.sealer.open_value)
+            except Unusual:
+                pass
         state = self.inner.decode(data)
         return self.sealer.open_all(state) if SEALED_MARK in data else state
 
 
-class SealingMapper(Mapper[UUID]):
+class OpeningMapper(Mapper[UUID]):
+    """The library's mapper, opening sealed values on the way out of the store (reads only)."""
+
+    def __init__(self, transcoder: Transcoder, opener: Opener) -> None:
+        super().__init__(transcoder=OpeningTranscoder(transcoder, opener))
+        self.sealer = opener
+
+
+class SealingMapper(OpeningMapper):
     """The library's mapper, sealing personal values on the way into the store."""
 
-    def __init__(self, transcoder: Transcoder, sealer: Sealer) -> None:
-        super().__init__(transcoder=OpeningTranscoder(transcoder, sealer))
-        self.sealer = sealer
+    sealer: Sealer
+
+    def holding_keys(self) -> OpeningMapper:
+        """A mapper for one bulk read under the rebuild-or-erasure lock: see HeldKeys."""
+        return OpeningMapper(self.transcoder.inner, HeldKeys(self.sealer.keys))  # type: ignore[attr-defined]
 
     def to_stored_event(self, domain_event: Any) -> Any:
         state = vars(domain_event)
@@ -198,7 +293,15 @@ class SealsPersonalData:
         return SealingMapper(self.construct_transcoder(), Sealer(keys))  # type: ignore[attr-defined]
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
-        with self.mapper.sealer.subjects(pending_subjects(objs)):  # type: ignore[attr-defined]
+        return self.save_sealed(objs, pending_subjects(objs), **kwargs)
+
+    def save_sealed(self, objs: Any, subjects: dict[tuple[UUID, int], str | None], **kwargs: Any) -> Any:
+        """Save aggregates or events, with `subjects` naming whose data each event holds (see pending_subjects).
+
+        Group commit collects the subjects of each command's aggregate before
+        handing on its events, then saves many commands' events at once here.
+        """
+        with self.mapper.sealer.subjects(subjects):  # type: ignore[attr-defined]
             return super().save(*objs, **kwargs)  # type: ignore[misc]
 
 
