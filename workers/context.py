@@ -34,13 +34,19 @@ class WorkerContext:
 
     @classmethod
     def open(cls, settings: Settings, env: Mapping[str, str] | None = None) -> WorkerContext:
-        pool = ConnectionPool(settings.database_url, min_size=1, max_size=4, open=True)
+        # Named in pg_stat_activity, so an operator (and the fault tests) can tell which worker holds what.
+        pool = ConnectionPool(settings.database_url, min_size=1, max_size=4, open=True,
+                              kwargs={"application_name": worker_application_name()})
         return cls(settings, OrderLedger(env=settings.eventsourcing_env()), pool, settings.keyring(),
                    slow_projection_seconds=slow_projection_seconds(settings, os.environ if env is None else env))
 
     def close(self) -> None:
         self.ledger.close()
         self.pool.close()
+
+
+def worker_application_name(pid: int | None = None) -> str:
+    return f"orderledger-worker pid={os.getpid() if pid is None else pid}"
 
 
 def slow_projection_seconds(settings: Settings, env: Mapping[str, str]) -> float:

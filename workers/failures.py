@@ -102,6 +102,20 @@ def record_failure(
                                "error": error, "attempts": attempts})
 
 
+_RESOLVE_MANY = """
+UPDATE projection_failure f SET resolved_at = now()
+FROM order_view v
+WHERE f.aggregate_id = ANY(%(orders)s) AND f.resolved_at IS NULL
+  AND v.aggregate_id = f.aggregate_id AND f.version <= v.version
+"""
+
+
+def resolve_processed_many(conn: psycopg.Connection, aggregate_ids: list[UUID]) -> None:
+    """resolve_processed for many orders in one statement."""
+    if aggregate_ids:
+        conn.execute(_RESOLVE_MANY, {"orders": aggregate_ids})
+
+
 def resolve_processed(conn: psycopg.Connection, aggregate_id: UUID) -> None:
     """Mark the order's failures at or below its processed version resolved (call in the processing transaction)."""
     conn.execute(_RESOLVE, {"aggregate_id": aggregate_id})

@@ -35,6 +35,7 @@ from orderledger.application import OrderLedger
 from orderledger.domain.ids import job_id
 from orderledger.domain.version_tag import TagKeyring
 from orderledger.infrastructure.event_reads import EVENTS_TABLE
+from orderledger.infrastructure.queue import pending_member, pending_orders_key
 from orderledger.automation.outbox import record_processed
 from projections.order_view.updater import project_order
 from workers.failures import describe, record_failure, resolve_processed
@@ -92,9 +93,10 @@ class Sweeper:
 
     def __init__(
         self, database_url: str, ledger: OrderLedger, keyring: TagKeyring, redis: Redis | None = None,
-        name: str = SWEEPER_NAME, page_size: int = PAGE_SIZE,
+        name: str = SWEEPER_NAME, page_size: int = PAGE_SIZE, queue_name: str | None = None,
     ) -> None:
         self.name = name
+        self._queue_name = queue_name  # whose pending set and jobs tell that RQ will still process an order
         self._database_url, self._ledger, self._keyring, self._redis = database_url, ledger, keyring, redis
         self._page_size = page_size
         self._lock_key = zlib.crc32(name.encode()) - 2**31  # a signed int4
@@ -172,27 +174,34 @@ class Sweeper:
                 self._record_failure(conn, aggregate_id, list(range(max(first, view_version + 1), last + 1)), error)
 
     def _record_failure(self, conn: psycopg.Connection, aggregate_id: UUID, versions: list[int], error: Exception) -> None:
-        left_to_rq = self._pending_in_rq(aggregate_id, versions)
+        tenant = UUID(conn.execute(_TENANT_OF, (aggregate_id, versions[-1])).fetchone()[0])
+        left_to_rq = self._pending_in_rq(tenant, aggregate_id, versions)
         versions = [v for v in versions if v not in left_to_rq]
         log.warning("order %s v%s failed to process: %r%s", aggregate_id, versions or sorted(left_to_rq), error,
                     "; RQ still retries it" if left_to_rq else "")
-        if not versions:
-            return
-        tenant = conn.execute(_TENANT_OF, (aggregate_id, versions[-1])).fetchone()
-        record_failure(conn, UUID(tenant[0]), aggregate_id, versions, describe(type(error), error, error.__traceback__), 1)
+        if versions:
+            record_failure(conn, tenant, aggregate_id, versions, describe(type(error), error, error.__traceback__), 1)
 
-    def _pending_in_rq(self, aggregate_id: UUID, versions: list[int]) -> set[int]:
-        """Versions whose RQ job will still run (so RQ's retries, not this sweep, decide they failed)."""
+    def _pending_in_rq(self, tenant: UUID, aggregate_id: UUID, versions: list[int]) -> set[int]:
+        """Versions that RQ will still process (so RQ's retries, not this sweep, decide they failed).
+
+        All of them while the order waits in the pending set for a bulk job;
+        else those whose own job RQ will still run.
+        """
         if self._redis is None:
             return set()
         try:
             with self._redis.pipeline(transaction=False) as pipe:
+                if self._queue_name is not None:
+                    pipe.sismember(pending_orders_key(self._queue_name), pending_member(tenant, aggregate_id))
                 for version in versions:
                     pipe.hget(Job.key_for(job_id(aggregate_id, version)), "status")
-                statuses = pipe.execute()
+                answers = pipe.execute()
         except RedisError:
             return set()  # Redis down: nothing will retry it before it comes back
-        return {v for v, status in zip(versions, statuses) if status in _RQ_PENDING}
+        if self._queue_name is not None and answers.pop(0):
+            return set(versions)
+        return {v for v, status in zip(versions, answers) if status in _RQ_PENDING}
 
 
 def run_sweeper(sweeper: Sweeper, interval: float, stop: threading.Event) -> None:

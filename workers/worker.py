@@ -24,8 +24,12 @@ from redis.exceptions import RedisError
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
+# The job functions, imported when the worker starts rather than by RQ at its first job: that import
+# (and compiling it, in a fresh container) would otherwise hold up the first commands by a second.
+import workers.jobs  # noqa: F401
 from orderledger.automation.dispatch import webhook_queue
 from orderledger.infrastructure.queue import order_queue
+from orderledger.runtime import freeze_startup_objects
 from orderledger.settings import Settings
 from workers.context import WorkerContext, install
 from workers.delivery_sweep import start_delivery_sweep
@@ -75,9 +79,11 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
         # Its own Redis client, with short timeouts: it only asks whether RQ still retries a failing job.
         sweeper_redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         sweeper = start_sweeper_thread(
-            Sweeper(settings.database_url, context.ledger, context.keyring, sweeper_redis), settings.sweep_interval)
+            Sweeper(settings.database_url, context.ledger, context.keyring, sweeper_redis,
+                    queue_name=settings.queue_name), settings.sweep_interval)
         deliveries = start_delivery_sweep(settings.database_url, settings.redis_url, settings.queue_name,
                                           settings.sweep_interval)
+    freeze_startup_objects()
     try:
         work_until_stopped(settings, burst=burst)
     finally:

@@ -93,7 +93,7 @@ def sweep(once: bool) -> None:
     ledger = OrderLedger(env=settings.eventsourcing_env())
     # Redis is optional here: it only tells whether RQ still retries a failing order.
     redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2) if settings.redis_url else None
-    sweeper = Sweeper(settings.database_url, ledger, settings.keyring(), redis)
+    sweeper = Sweeper(settings.database_url, ledger, settings.keyring(), redis, queue_name=settings.queue_name)
     try:
         if not once:
             run_sweeper(sweeper, settings.sweep_interval, threading.Event())

@@ -27,6 +27,8 @@ class Settings:
     fault_injection: bool = False
     # How often each worker's sweeper looks for committed but unprocessed versions, in seconds.
     sweep_interval: float = 2.0
+    # Orders per projection transaction of a worker (a bulk batch); more waiting brings in another worker.
+    projection_batch: int = 256
     # Webhooks: plain http and loopback/private/link-local targets are refused unless this is on
     # (local development and tests only).
     webhook_allow_private: bool = False
@@ -48,6 +50,7 @@ class Settings:
             data_dir=Path(env.get("ORDERLEDGER_DATA_DIR", ".data")),
             fault_injection=env.get("ORDERLEDGER_FAULT_INJECTION", "") == "1",
             sweep_interval=float(env.get("ORDERLEDGER_SWEEP_INTERVAL", cls.sweep_interval)),
+            projection_batch=max(1, int(env.get("ORDERLEDGER_PROJECTION_BATCH", cls.projection_batch))),
             webhook_allow_private=env.get("ORDERLEDGER_WEBHOOK_ALLOW_PRIVATE", "") == "1",
             webhook_timeout=float(env.get("ORDERLEDGER_WEBHOOK_TIMEOUT", cls.webhook_timeout)),
             webhook_retry_delays=_seconds_list(env.get("ORDERLEDGER_WEBHOOK_RETRY_DELAYS")) or cls.webhook_retry_delays,

@@ -107,3 +107,13 @@ class RedisCalls:
 
     def __exit__(self, *exc: object) -> None:
         self.calls = self.total()
+
+
+def waiting_work(redis: Redis, queue_name: str) -> int:
+    """Work the workers have not taken yet: orders in the pending set plus jobs in the RQ queue."""
+    from orderledger.infrastructure.queue import pending_orders_key
+
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.scard(pending_orders_key(queue_name))
+        pipe.llen(f"rq:queue:{queue_name}")
+        return sum(pipe.execute())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 
-from tests.bench.context import Bench, RedisCalls, log
+from tests.bench.context import Bench, RedisCalls, log, waiting_work
 from tests.bench.report import Row
 from tests.bench.rq_anchor import ended_span, enqueue_noops
 from tests.e2e.helpers import stop, wait_until
@@ -22,10 +22,10 @@ def measure_processing(bench: Bench, workers: int) -> None:
     stack = bench.stack
     redis = stack.redis()
     try:
-        backlog = redis.llen(f"rq:queue:{stack.settings.queue_name}")
+        backlog = waiting_work(redis, stack.settings.queue_name)
         with stack.connect() as conn:
             mark = conn.execute("SELECT clock_timestamp()").fetchone()[0]
-        log(f"processing a backlog of {backlog:,} jobs with {workers} burst worker(s)")
+        log(f"processing a backlog of {backlog:,} waiting orders and jobs with {workers} burst worker(s)")
         with RedisCalls(redis) as calls:
             started = stack.start_workers(workers, burst=True)
             stack.wait_for_workers(started, timeout=backlog / 20 + 120)

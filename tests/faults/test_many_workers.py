@@ -11,14 +11,22 @@ import pytest
 from redis import Redis
 from rq import Queue, Worker
 from rq.job import Job
+from rq.registry import FinishedJobRegistry
 from rq.serializers import JSONSerializer
 
+from orderledger.infrastructure.queue import PROJECT_PENDING
+
 from tests.conftest import unique
+from tests.e2e.helpers import wait_until
 from tests.faults.ledger import Commands, wait_until_processed
 
 pytestmark = pytest.mark.faults
 
 ORDERS, VERSIONS_PER_ORDER, WORKERS, SENDERS = 200, 10, 3, 4
+# Small batches: more orders waiting than a batch holds is what brings another worker in, and this
+# test is about several workers processing the same orders at once.
+PROJECTION_BATCH = "8"
+BACKLOG = 400  # commands sent before the workers start
 DRAIN_BOUND_SECONDS = 60.0
 
 
@@ -34,7 +42,6 @@ def send(commands: Commands, order_ids: list[str]) -> None:
 
 def test_several_workers_process_every_version_exactly_once(stack, settings, tenant):
     _, key = tenant
-    workers = [stack.worker() for _ in range(WORKERS)]
     base_url, _ = stack.api()
     commands = Commands(base_url, key)
     order_ids = [unique("order") for _ in range(ORDERS)]
@@ -42,16 +49,25 @@ def test_several_workers_process_every_version_exactly_once(stack, settings, ten
     started = time.monotonic()
     for sender in senders:
         sender.start()
+    # The workers start once a backlog of many batches waits, as after a deployment or an outage:
+    # each job that finds more than a batch waiting brings in another worker, while commands keep coming.
+    wait_until(lambda: len(commands.jobs) >= BACKLOG, 60, "a backlog to build up", interval=0.05)
+    workers = [stack.worker(ORDERLEDGER_PROJECTION_BATCH=PROJECTION_BATCH) for _ in range(WORKERS)]
     for sender in senders:
         sender.join()
     sent = time.monotonic() - started
     counted, drained = wait_until_processed(settings, commands.orders, DRAIN_BOUND_SECONDS)
     with Redis.from_url(settings.redis_url) as redis:
         queue = Queue(settings.queue_name, connection=redis, serializer=JSONSerializer)
+        # Jobs end half a second after the last order they found; counted once every worker is idle.
+        wait_until(lambda: all(w.get_state() == "idle" for w in Worker.all(queue=queue)) and not queue.count, 30,
+                   "the workers to finish their jobs", interval=0.1)
         by_worker = sorted(w.successful_job_count for w in Worker.all(queue=queue))
         # Each job returns how many versions it wrote: more than were committed would mean a version written twice.
-        by_jobs = sum(job.return_value() or 0 for job in Job.fetch_many(commands.jobs, connection=redis,
-                                                                       serializer=JSONSerializer) if job)
+        registry = FinishedJobRegistry(settings.queue_name, connection=redis, serializer=JSONSerializer)
+        by_jobs = sum(job.return_value() or 0 for job in Job.fetch_many(registry.get_job_ids(), connection=redis,
+                                                                       serializer=JSONSerializer)
+                      if job and job.func_name == PROJECT_PENDING)
 
     print(f"\n{WORKERS} workers: {len(commands.jobs)} commands over {len(commands.orders)} orders sent in {sent:.1f}s "
           f"({len(commands.jobs) / sent:.0f}/s, {len(commands.failures)} refused); {counted.processed}/"

@@ -4,49 +4,67 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
 
 import httpx
 import psycopg
 import pytest
-from redis import Redis
-from rq.utils import utcparse
-
-from orderledger.domain.ids import parse_job_id
+from orderledger.domain.ids import order_aggregate_id
 from projections.order_view.updater import order_lock_key
 from tests.conftest import unique
 from tests.e2e.helpers import wait_until
 from tests.faults.ledger import Commands, wait_until_processed
 from tests.faults.stack import sweeper_holder, wait_for_sweeper
+from workers.context import worker_application_name
 
 pytestmark = pytest.mark.faults
 
 ORDERS, UPDATES_PER_ORDER = 30, 4
-# Each job holds its transaction open this long, so "mid-job" is a wide, certain target.
+# Each projection transaction is held open this long, so "mid-job" is a wide, certain target.
 SLOW_PROJECTION_MS = 300
 RECOVERY_BOUND_SECONDS = 30.0
 
 
-def in_open_transaction(settings, job: str) -> bool:
-    """Whether the job's projection transaction is open: it holds the order's advisory lock until commit."""
-    key = order_lock_key(parse_job_id(job)[0]) & 0xFFFFFFFFFFFFFFFF
+# The per-order locks (one-int advisory keys) held by a worker's transaction that began under 100 ms ago.
+_FRESH_TRANSACTION_LOCKS = """
+SELECT coalesce(array_agg((l.classid::bigint << 32) | l.objid::bigint), '{}')
+FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
+WHERE a.application_name = %s AND a.xact_start > clock_timestamp() - interval '100 milliseconds'
+  AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+"""
+
+
+@dataclass
+class Interrupted:
+    """Orders a worker's open projection transaction holds, with where each stood when it was caught."""
+
+    processed: dict[UUID, int]  # the view's version (what the transaction would move past)
+    committed: dict[UUID, int]  # the newest committed version (what it would reach, at most)
+
+
+def transaction_in_mid_job(settings, worker_pid: int, orders: list[UUID]) -> Interrupted | None:
+    """The worker's projection transaction if it began under 100 ms ago: >= 200 ms before its commit."""
+    by_key = {order_lock_key(order) & 0xFFFFFFFFFFFFFFFF: order for order in orders}
     with psycopg.connect(settings.database_url) as conn:
-        return conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
-            " AND classid::bigint = %s AND objid::bigint = %s)", (key >> 32, key & 0xFFFFFFFF)).fetchone()[0]
+        keys = conn.execute(_FRESH_TRANSACTION_LOCKS, (worker_application_name(worker_pid),)).fetchone()[0]
+        held = [by_key[k & 0xFFFFFFFFFFFFFFFF] for k in keys if k & 0xFFFFFFFFFFFFFFFF in by_key]
+        if not held:
+            return None
+        processed = dict(conn.execute("SELECT aggregate_id, version FROM order_view WHERE aggregate_id = ANY(%s)",
+                                      (held,)).fetchall())
+        committed = dict(conn.execute(
+            "SELECT originator_id, max(originator_version) FROM orderledger_events WHERE originator_id = ANY(%s)"
+            " GROUP BY originator_id", (held,)).fetchall())
+    return Interrupted({order: processed.get(order, 0) for order in held}, committed)
 
 
-def job_started_mid_transaction(settings, redis: Redis, worker_pid: int) -> str | None:
-    """A job the worker started under 100 ms ago and whose transaction is open: >= 200 ms before its commit."""
-    for worker_key in redis.smembers(f"rq:workers:{settings.queue_name}"):
-        pid, job = redis.hmget(worker_key, "pid", "current_job")
-        if job and int(pid or 0) == worker_pid:
-            started = redis.hget(f"rq:job:{job.decode()}", "started_at")
-            age = (datetime.now(timezone.utc) - utcparse(started.decode()).replace(tzinfo=timezone.utc)).total_seconds() \
-                if started else 1.0
-            if age < 0.1 and in_open_transaction(settings, job.decode()):
-                return job.decode()
-    return None
+def caught_up(settings, interrupted: Interrupted) -> bool:
+    with psycopg.connect(settings.database_url) as conn:
+        views = dict(conn.execute("SELECT aggregate_id, version FROM order_view WHERE aggregate_id = ANY(%s)",
+                                  (list(interrupted.committed),)).fetchall())
+    return all(views.get(order, 0) >= version for order, version in interrupted.committed.items())
 
 
 def database_clock(settings) -> datetime:
@@ -65,7 +83,7 @@ def stream(commands: Commands, order_ids: list[str]) -> None:
 
 
 def test_a_worker_killed_mid_job_loses_and_doubles_nothing(stack, settings, tenant):
-    _, key = tenant
+    tenant_id, key = tenant
     slow = {"ORDERLEDGER_FAULT_SLOW_PROJECTION_MS": str(SLOW_PROJECTION_MS)}
     victim = stack.worker(**slow)
     wait_for_sweeper(settings, victim.pid)  # the victim also runs the sweeper: its successor must take over
@@ -74,41 +92,43 @@ def test_a_worker_killed_mid_job_loses_and_doubles_nothing(stack, settings, tena
     commands = Commands(base_url, key)
     order_ids = [unique("order") for _ in range(ORDERS)]
     sender = threading.Thread(target=stream, args=(commands, order_ids))
+    aggregates = [order_aggregate_id(str(tenant_id), order_id) for order_id in order_ids]
     sender.start()
     try:
-        with Redis.from_url(settings.redis_url) as redis:
-            interrupted = wait_until(lambda: job_started_mid_transaction(settings, redis, victim.pid), 30,
-                                     "the victim to be in the middle of a job", interval=0.005)
-            before_kill = database_clock(settings)
-            stack.kill(victim)
-            killed = time.monotonic()
+        interrupted = wait_until(lambda: transaction_in_mid_job(settings, victim.pid, aggregates), 30,
+                                 "the victim to be in the middle of a projection transaction", interval=0.005)
+        before_kill = database_clock(settings)
+        stack.kill(victim)
+        killed = time.monotonic()
     finally:
         sender.join()
 
+    wait_until(lambda: caught_up(settings, interrupted), RECOVERY_BOUND_SECONDS,
+               "the interrupted orders to be processed", interval=0.05)
+    recovered = time.monotonic() - killed
+    counted, drained = wait_until_processed(settings, commands.orders, RECOVERY_BOUND_SECONDS)
     with httpx.Client(base_url=base_url, timeout=10) as client:
-        def completed() -> bool:
-            answer = client.get(f"/api/v3/orders/jobs/{interrupted}", headers={"apikey": key})
-            return answer.json()["status"] == "Completed"
-
-        wait_until(completed, RECOVERY_BOUND_SECONDS, f"interrupted job {interrupted} to complete", interval=0.05)
-        recovered = time.monotonic() - killed
-        counted, drained = wait_until_processed(settings, commands.orders, RECOVERY_BOUND_SECONDS)
         statuses = [client.get(f"/api/v3/orders/jobs/{job}", headers={"apikey": key}).json()["status"]
                     for job in commands.jobs]
     # The survivor's sweeper takes the lock at its next sweep once the victim's session is gone.
     wait_until(lambda: sweeper_holder(settings) == survivor.pid, 10, "the survivor's sweeper to hold the lock", 0.05)
+    # The first version each interrupted transaction would have processed was processed after the kill.
     with psycopg.connect(settings.database_url) as conn:
-        processed_at = conn.execute("SELECT processed_at FROM order_version WHERE aggregate_id = %s AND version = %s",
-                                    parse_job_id(interrupted)).fetchone()[0]
+        processed_at = [conn.execute("SELECT processed_at FROM order_version WHERE aggregate_id = %s AND version = %s",
+                                     (order, version + 1)).fetchone()[0]
+                        for order, version in interrupted.processed.items()
+                        if interrupted.committed.get(order, 0) > version]
 
     print(f"\nworker killed mid-job: {len(commands.jobs)} commands ({len(commands.failures)} refused), "
           f"{counted.processed}/{counted.committed} versions processed, duplicates={counted.duplicates}, "
-          f"gaps={counted.gaps}, reordered={counted.reordered}; interrupted job completed {recovered:.2f}s after "
+          f"gaps={counted.gaps}, reordered={counted.reordered}; the {len(interrupted.processed)} orders of the interrupted "
+          f"transaction processed {recovered:.2f}s after "
           f"the kill (bound {RECOVERY_BOUND_SECONDS:.0f}s), every version processed {drained:.2f}s after that; "
           f"sweeper taken over by the survivor")
     assert not commands.failures, commands.failures
     assert len(commands.jobs) == ORDERS * (1 + UPDATES_PER_ORDER)
     assert counted.exact and counted.committed == len(commands.jobs), counted
     assert statuses == ["Completed"] * len(commands.jobs)
-    assert processed_at > before_kill, "the kill landed before the interrupted job's commit"
+    assert processed_at and all(at > before_kill for at in processed_at), \
+        "the kill landed before the interrupted transaction's commit"
     assert survivor.poll() is None

@@ -14,7 +14,7 @@ from orderledger.domain.ids import parse_job_id
 from orderledger.infrastructure import queue as queue_module
 from tests.conftest import make_key, unique
 from tests.integration.helpers import Api, an_order
-from workers import jobs as jobs_module
+from workers import processing as processing_module
 from workers.worker import build_worker
 
 pytestmark = pytest.mark.integration
@@ -38,14 +38,20 @@ def api(client, settings, tenant, monkeypatch) -> Api:
 def poisoned(monkeypatch) -> set[UUID]:
     """Orders whose projection raises, as a bug triggered by their data would."""
     orders: set[UUID] = set()
-    real = jobs_module._project_order
+    one, many = processing_module.project_order, processing_module.project_orders
 
-    def project(conn, ledger, keyring, order):
+    def project_one(conn, ledger, keyring, order):
         if order in orders:
             raise RuntimeError("poisoned order")
-        return real(conn, ledger, keyring, order)
+        return one(conn, ledger, keyring, order)
 
-    monkeypatch.setattr(jobs_module, "_project_order", project)
+    def project_many(conn, ledger, keyring, batch):
+        if orders & set(batch):
+            raise RuntimeError("poisoned order")
+        return many(conn, ledger, keyring, batch)
+
+    monkeypatch.setattr(processing_module, "project_order", project_one)
+    monkeypatch.setattr(processing_module, "project_orders", project_many)
     return orders
 
 

@@ -9,6 +9,7 @@ import pytest
 from rq import Queue
 
 from orderledger.domain.ids import parse_job_id
+from orderledger.infrastructure.queue import pending_mark_key, pending_orders_key
 from tests.conftest import unique
 from tests.integration.helpers import Api, an_order
 from workers import sweeper as sweeper_module
@@ -38,7 +39,8 @@ def make_sweeper(settings, worker_context, redis, sweeper_name):
     made: list[Sweeper] = []
 
     def make() -> Sweeper:
-        made.append(Sweeper(settings.database_url, worker_context.ledger, worker_context.keyring, redis, name=sweeper_name))
+        made.append(Sweeper(settings.database_url, worker_context.ledger, worker_context.keyring, redis, name=sweeper_name,
+                             queue_name=settings.queue_name))
         return made[-1]
 
     yield make
@@ -47,8 +49,9 @@ def make_sweeper(settings, worker_context, redis, sweeper_name):
 
 
 def lose_queued_jobs(settings, redis) -> None:
-    """What a Redis without persistence does on restart: the queue's jobs are gone."""
+    """What a Redis without persistence does on restart: the queue's jobs and the pending set are gone."""
     Queue(settings.queue_name, connection=redis).empty()
+    redis.delete(pending_orders_key(settings.queue_name), pending_mark_key(settings.queue_name))
 
 
 def processed_rows(settings, job_id: str) -> int:

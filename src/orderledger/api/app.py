@@ -19,6 +19,7 @@ from orderledger.api.order_lists import ContactController
 from orderledger.api.orders import OrderController
 from orderledger.api.problems import handle_exception
 from orderledger.api.services import open_services
+from orderledger.runtime import freeze_startup_objects
 from orderledger.api.subscriptions import WebhookController
 from orderledger.settings import Settings
 
@@ -34,6 +35,7 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with open_services(settings) as services:
             app.state.services = services
+            freeze_startup_objects()
             yield
 
     app = Litestar(

@@ -16,7 +16,6 @@ from orderledger.api.problems import malformed
 from orderledger.api.services import ApiServices
 from orderledger.application import Committed
 from orderledger.domain.ids import job_id
-from orderledger.infrastructure.queue import enqueue_projection
 from orderledger.jsoncodec import dumps
 from orderledger.tenancy import Tenant
 
@@ -45,9 +44,9 @@ FAULT_EXIT_AFTER_COMMIT = "exit-after-commit"
 async def run_command(
     services: ApiServices, tenant: Tenant, command: Callable[[], Committed], fault: str | None = None
 ) -> Committed:
-    """Commit (blocking, off the event loop), then enqueue. A 202 only ever follows a commit.
+    """Commit (blocking, off the event loop), then ask for processing. A 202 only ever follows a commit.
 
-    A command that changed nothing enqueues nothing: its version is already queued or processed.
+    A command that changed nothing asks for nothing: its version is already requested or processed.
     `fault` is honoured only when the settings enable fault injection (tests of crash recovery).
     """
 
@@ -56,7 +55,7 @@ async def run_command(
         if fault == FAULT_EXIT_AFTER_COMMIT and services.settings.fault_injection:
             os._exit(137)  # die like a killed process: committed, never enqueued
         if committed.changed:
-            enqueue_projection(services.queue, tenant.tenant_id, committed.aggregate_id, committed.version)
+            services.projection_requests.request(tenant.tenant_id, committed.aggregate_id)
         return committed
 
     return await anyio.to_thread.run_sync(commit_and_enqueue)

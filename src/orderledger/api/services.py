@@ -15,6 +15,7 @@ from rq import Queue
 
 from orderledger.application import OrderLedger
 from orderledger.domain.version_tag import TagKeyring
+from orderledger.infrastructure.projection_requests import ProjectionRequester
 from orderledger.infrastructure.queue import order_queue
 from orderledger.settings import Settings
 from orderledger.tenancy import KeyResolver
@@ -26,6 +27,7 @@ class ApiServices:
     settings: Settings
     ledger: OrderLedger  # blocking: call from a worker thread
     queue: Queue  # blocking: call from a worker thread
+    projection_requests: ProjectionRequester
     pool: asyncpg.Pool
     redis: aioredis.Redis
     keys: KeyResolver
@@ -43,11 +45,15 @@ async def open_services(settings: Settings) -> AsyncIterator[ApiServices]:
         settings.redis_url, socket_timeout=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0)
     )
     ledger = OrderLedger(env=settings.eventsourcing_env())
+    ledger.commit_in_groups()  # the command threads' saves share transactions (group_commit)
+    queue = order_queue(sync_redis, settings.queue_name)
+    requests = ProjectionRequester(queue)
     try:
         yield ApiServices(
             settings=settings,
             ledger=ledger,
-            queue=order_queue(sync_redis, settings.queue_name),
+            queue=queue,
+            projection_requests=requests,
             pool=pool,
             redis=async_redis,
             keys=KeyResolver(pool),
@@ -55,6 +61,7 @@ async def open_services(settings: Settings) -> AsyncIterator[ApiServices]:
             keyring=settings.keyring(),
         )
     finally:
+        requests.close()
         ledger.close()
         sync_redis.close()
         await async_redis.aclose()
