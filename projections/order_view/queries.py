@@ -44,8 +44,11 @@ async def processed_order(pool: asyncpg.Pool, tenant_id: UUID, order_id: str) ->
         tenant_id,
         order_id,
     )
-    if row is None:
-        return None
+    return None if row is None else processed_order_from(row)
+
+
+def processed_order_from(row: asyncpg.Record) -> ProcessedOrder:
+    """A row with order_id, version, version_tag, document (as text), created_at and updated_at."""
     # Decoded from text so numbers stay exact decimals rather than floats.
     document = loads_exact(row["document"])
     return ProcessedOrder(row["order_id"], row["version"], row["version_tag"], document, row["created_at"], row["updated_at"])

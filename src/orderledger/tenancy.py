@@ -76,13 +76,17 @@ def revoke_key(conn: psycopg.Connection, key: str) -> bool:
         return cursor.rowcount == 1
 
 
+# How long an API process remembers what a key resolved to: a revoked key is refused within this time.
+KEY_CACHE_SECONDS = 30.0
+
+
 class KeyResolver:
     """Finds the tenant of an API key, remembering answers briefly so each request costs no query.
 
     A revoked key stops working within `ttl` seconds.
     """
 
-    def __init__(self, pool: asyncpg.Pool, ttl: float = 30.0) -> None:
+    def __init__(self, pool: asyncpg.Pool, ttl: float = KEY_CACHE_SECONDS) -> None:
         self._pool = pool
         self._ttl = ttl
         self._cache: dict[bytes, tuple[float, Tenant | None]] = {}

@@ -26,7 +26,6 @@ from orderledger.domain.tenant_config import TenantConfig
 from orderledger.jsoncodec import loads_exact
 from orderledger.tenancy import Tenant
 from projections.order_view.listing import OrderFilter
-from projections.order_view.queries import processed_order
 
 # How soon a poller should ask again about an unfinished job.
 RETRY_AFTER_SECONDS = "1"
@@ -202,7 +201,7 @@ class OrderController(Controller):
         if version is not None or as_of is not None:
             return await history.past_order_response(request, tenant, order_id, version, as_of)
         services: ApiServices = request.app.state.services
-        order = await processed_order(services.pool, tenant.tenant_id, order_id)
+        order = await services.orders.processed_order(tenant.tenant_id, order_id)
         if order is None:
             raise Problem(404, "order_not_found", f"Order {order_id!r} was not found.", orderId=order_id)
         body = {"orderId": order.order_id, **order.document, "version": order.version, "versionTag": order.version_tag,

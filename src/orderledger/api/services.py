@@ -15,11 +15,13 @@ from rq import Queue
 
 from orderledger.application import OrderLedger
 from orderledger.domain.version_tag import TagKeyring
+from orderledger.infrastructure.database import api_pool
 from orderledger.infrastructure.projection_requests import ProjectionRequester
 from orderledger.infrastructure.queue import order_queue
 from orderledger.settings import Settings
 from orderledger.tenancy import KeyResolver
 from orderledger.tenant_configs import ConfigStore
+from projections.order_view.batched_reads import OrderReads
 
 
 @dataclass
@@ -29,6 +31,7 @@ class ApiServices:
     queue: Queue  # blocking: call from a worker thread
     projection_requests: ProjectionRequester
     pool: asyncpg.Pool
+    orders: OrderReads  # reads of processed orders, coalesced under load
     redis: aioredis.Redis
     keys: KeyResolver
     configs: ConfigStore
@@ -37,7 +40,7 @@ class ApiServices:
 
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[ApiServices]:
-    pool = await asyncpg.create_pool(settings.database_url, min_size=2, max_size=16)
+    pool = await api_pool(settings.database_url)
     async_redis = aioredis.Redis.from_url(settings.redis_url)
     # Short timeouts: if Redis is down a command still answers 202 quickly (the sweeper catches up).
     # and no retries: a hung Redis must not hold a committed command's answer for seconds.
@@ -55,6 +58,7 @@ async def open_services(settings: Settings) -> AsyncIterator[ApiServices]:
             queue=queue,
             projection_requests=requests,
             pool=pool,
+            orders=OrderReads(pool),
             redis=async_redis,
             keys=KeyResolver(pool),
             configs=ConfigStore(pool),
