@@ -107,6 +107,6 @@ def worker_memory_row(bench: Bench, before: Sample, after: Sample, processed: in
         f"memory: worker RSS after {processed:,} more versions", after.workers_rss[pid] / MIB, "MiB",
         "the same worker's RSS after its warm-up (the latency phase)", before.workers_rss[pid] / MIB, "MiB",
         style="growth",
-        note="no target (the targets name the API's commands); the 200,000 commands would take a worker far longer "
-             "than the run's budget at today's processing rate",
+        note="no target (the targets name the API's commands); over the latency and keep-up phases: the workers are "
+             "stopped for the last phase, so that the API's ingest has the machine to reach 200,000 commands",
     ))
