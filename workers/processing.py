@@ -61,7 +61,7 @@ def process_orders(conn: psycopg.Connection, ledger: OrderLedger, keyring: TagKe
     except INFRASTRUCTURE_ERRORS:
         raise
     except Exception:
-        pass  # rolled back; which order was it?
+        outcome = Outcome()  # rolled back: nothing of the bulk attempt stands. Which order was it?
     for order in orders:  # find the culprit(s): each order alone
         try:
             processed, deliveries = process_order(conn, ledger, keyring, order, hold_seconds)

@@ -25,7 +25,6 @@ import zlib
 from dataclasses import dataclass
 from uuid import UUID
 
-import eventsourcing.persistence as es
 import psycopg
 from redis import Redis
 from redis.exceptions import RedisError
@@ -36,9 +35,8 @@ from orderledger.domain.ids import job_id
 from orderledger.domain.version_tag import TagKeyring
 from orderledger.infrastructure.event_reads import EVENTS_TABLE
 from orderledger.infrastructure.queue import pending_member, pending_orders_key
-from orderledger.automation.outbox import record_processed
-from projections.order_view.updater import project_order
-from workers.failures import describe, record_failure, resolve_processed
+from workers.failures import describe, record_failure
+from workers.processing import INFRASTRUCTURE_ERRORS, process_orders
 
 log = logging.getLogger("orderledger.sweeper")
 
@@ -48,8 +46,8 @@ PAGE_SIZE = 1000
 _LOCK_CLASS = 0x6F6C7377  # "olsw"
 # RQ job states in which RQ itself will still run the job: the sweeper then leaves a failure to RQ's retries.
 _RQ_PENDING = {b"queued", b"started", b"scheduled", b"deferred"}
-# Errors of the database or the connection, not of the order: stop this sweep, keep the position, try again.
-_INFRASTRUCTURE_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, es.OperationalError, es.InterfaceError)
+# Orders per transaction when a page has many lagging orders (as the jobs' default batch).
+SWEEP_BATCH = 256
 
 _PAGE_END = f"""
 SELECT max(notification_id) FROM (
@@ -129,7 +127,7 @@ class Sweeper:
             if report.versions:
                 log.info("swept %d versions of %d orders that no job had processed", report.versions, report.orders)
             return report
-        except _INFRASTRUCTURE_ERRORS:
+        except INFRASTRUCTURE_ERRORS:  # of the database, not of an order: keep the position, try again
             self.close()  # a broken session has lost its lock too; the next pass reconnects
             raise
 
@@ -156,20 +154,19 @@ class Sweeper:
         return self._locked
 
     def _sweep_page(self, conn: psycopg.Connection, report: SweepReport, after: int, end: int) -> None:
-        for aggregate_id, first, last, view_version in conn.execute(_LAGGING, (after, end)).fetchall():
-            report.orders += 1
-            try:
-                with conn.transaction():
-                    processed = project_order(conn, self._ledger, self._keyring, aggregate_id)
-                    resolve_processed(conn, aggregate_id)
-                    # Their webhooks, as the job writes them; the delivery sweep sends them.
-                    record_processed(conn, self._ledger, aggregate_id, processed)
-                report.versions += processed  # counted once committed
-            except _INFRASTRUCTURE_ERRORS:
-                raise
-            except Exception as error:
-                # One order's bug must not hold up the log: record it and go on (the transaction rolled back,
+        lagging = {row[0]: row for row in conn.execute(_LAGGING, (after, end)).fetchall()}
+        report.orders += len(lagging)
+        orders = sorted(lagging)
+        # In bulk, as the jobs process (workers/processing.py): after an outage the sweeper may face a whole
+        # backlog, and order by order it would fall behind the commands still coming in. The outbox rows are
+        # written as the jobs write them; the delivery sweep sends them.
+        for start in range(0, len(orders), SWEEP_BATCH):
+            outcome = process_orders(conn, self._ledger, self._keyring, orders[start:start + SWEEP_BATCH])
+            report.versions += outcome.versions  # counted once committed
+            for aggregate_id, error in outcome.failed.items():
+                # One order's bug must not hold up the log: record it and go on (its transaction rolled back,
                 # so every version above the view's is still unprocessed).
+                _, first, last, view_version = lagging[aggregate_id]
                 report.failed += 1
                 self._record_failure(conn, aggregate_id, list(range(max(first, view_version + 1), last + 1)), error)
 

@@ -103,11 +103,15 @@ def work_until_stopped(settings: Settings, *, burst: bool = False) -> None:
     """Run RQ's work loop, again after each Redis outage, until SIGTERM/SIGINT (or the queue is empty, in burst)."""
     stopping = threading.Event()
     failures = 0
+    broken: OrderWorker | None = None  # a worker whose loop Redis broke: it could not record its own end
     while True:
         redis = Redis.from_url(settings.redis_url)
         worker = None
         started = time.monotonic()
         try:
+            if broken is not None:
+                _record_end(broken, redis)  # else RQ would list it beside its successor until its key expires
+                broken = None
             worker = build_worker(settings, redis, stopping=stopping)
             log.info("worker %s listening on queue %r", worker.name, settings.queue_name)
             # The scheduler moves retried jobs back to the queue when their pause is over.
@@ -115,16 +119,27 @@ def work_until_stopped(settings: Settings, *, burst: bool = False) -> None:
             if burst or stopping.is_set():
                 return
             log.warning("RQ's work loop quit without a stop request (Redis away?); restarting it")
+            broken = worker
         except RedisError as error:
             if stopping.is_set():
                 return
             log.warning("Redis unavailable (%s); the worker retries, the sweeper carries on", error)
+            broken = broken or worker
         finally:
             _discard(worker)
             redis.close()
         failures = 1 if time.monotonic() - started > HEALTHY_RUN_SECONDS else failures + 1
         if _pause(stopping, RESTART_PAUSES[min(failures, len(RESTART_PAUSES)) - 1]):
             return
+
+
+def _record_end(worker: OrderWorker, redis: Redis) -> None:
+    """Unregister a worker that lost Redis in mid-job (its own teardown could not reach Redis then).
+
+    Raises RedisError while Redis is still away, so the restart loop tries again after its pause.
+    """
+    worker.connection = redis
+    worker.register_death()
 
 
 def _discard(worker: OrderWorker | None) -> None:

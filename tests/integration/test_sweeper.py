@@ -12,7 +12,7 @@ from orderledger.domain.ids import parse_job_id
 from orderledger.infrastructure.queue import pending_mark_key, pending_orders_key
 from tests.conftest import unique
 from tests.integration.helpers import Api, an_order
-from workers import sweeper as sweeper_module
+from workers import processing as processing_module
 from workers.sweeper import Sweeper
 
 pytestmark = pytest.mark.integration
@@ -183,12 +183,15 @@ async def test_a_sweep_after_its_connection_broke_reconnects_and_carries_on(api,
 
 
 def poison(monkeypatch, aggregate_id: UUID, step: str = "project_order") -> None:
-    """Make one step of processing one order raise, as a bug triggered by its data would."""
-    real = getattr(sweeper_module, step)
+    """Make one step of processing one order raise, as a bug triggered by its data would.
 
-    def poisoned(conn, *args):
-        if aggregate_id in args:
-            raise RuntimeError("poisoned order")
-        return real(conn, *args)
+    Both forms of the step: for the order alone and in a bulk batch (workers/processing.py)."""
+    for name in (step, f"{step}s" if step == "project_order" else f"{step}_many"):
+        real = getattr(processing_module, name)
 
-    monkeypatch.setattr(sweeper_module, step, poisoned)
+        def poisoned(conn, *args, _real=real):
+            if any(aggregate_id == arg or (isinstance(arg, list) and aggregate_id in arg) for arg in args):
+                raise RuntimeError("poisoned order")
+            return _real(conn, *args)
+
+        monkeypatch.setattr(processing_module, name, poisoned)
