@@ -13,8 +13,7 @@ import logging
 import time
 from uuid import UUID
 
-from redis import Redis
-from rq import get_current_job
+from rq import Queue, get_current_job
 
 from orderledger.infrastructure.event_reads import EVENTS_TABLE
 from orderledger.infrastructure.queue import (
@@ -47,6 +46,7 @@ def project_pending() -> int:
     context = current()
     job = get_current_job()
     redis, queue_name = job.connection, job.origin
+    queue = order_queue(redis, queue_name)
     pending, mark, bell = pending_orders_key(queue_name), pending_mark_key(queue_name), pending_doorbell_key(queue_name)
     now = time.monotonic()
     deadline, idle_until = now + PENDING_JOB_SECONDS, now + LINGER_SECONDS
@@ -62,12 +62,12 @@ def project_pending() -> int:
             _, members, left = pipe.execute()
         if members:
             if left and not helped:
-                enqueue_pending_job(order_queue(redis, queue_name))  # more than a batch waits: another worker may join
+                enqueue_pending_job(queue)  # more than a batch waits: another worker may join
                 helped = True
-            total += _process_batch(context, redis, queue_name, members)
+            total += _process_batch(context, queue, members)
             idle_until = time.monotonic() + LINGER_SECONDS
             if time.monotonic() > deadline:
-                enqueue_pending_job(order_queue(redis, queue_name))  # the rest is the next job's; the mark stays
+                enqueue_pending_job(queue)  # the rest is the next job's; the mark stays
                 return total
             continue
         wait = min(idle_until, deadline) - time.monotonic()
@@ -80,18 +80,18 @@ def project_pending() -> int:
         idle_until = time.monotonic() + LINGER_SECONDS  # orders came as it stopped looking: carry on
 
 
-def _process_batch(context: WorkerContext, redis: Redis, queue_name: str, members: list[bytes]) -> int:
+def _process_batch(context: WorkerContext, queue: Queue, members: list[bytes]) -> int:
     tenants = {order: tenant for tenant, order in map(parse_pending_member, members)}
     try:
         with context.pool.connection() as conn:
             outcome = process_orders(conn, context.ledger, context.keyring, sorted(tenants),
                                      hold_seconds=context.slow_projection_seconds)
     except BaseException:
-        redis.sadd(pending_orders_key(queue_name), *members)  # back in the set; RQ retries this job
+        queue.connection.sadd(pending_orders_key(queue.name), *members)  # back in the set; RQ retries this job
         raise
     dispatch_new(outcome.deliveries, context.settings.queue_name)  # after the commit; the delivery sweep covers a failure
     for order, error in outcome.failed.items():
-        _retry_alone(context, queue_name, tenants[order], order, error)
+        _retry_alone(context, queue, tenants[order], order, error)
     return outcome.versions
 
 
@@ -105,10 +105,10 @@ def project_order(tenant_id: str, aggregate_id: str) -> int:
     return processed
 
 
-def _retry_alone(context: WorkerContext, queue_name: str, tenant: str, order: UUID, error: Exception) -> None:
+def _retry_alone(context: WorkerContext, queue: Queue, tenant: str, order: UUID, error: Exception) -> None:
     """Hand a failing order to a job of its own (named after its latest version), with RQ's retries."""
     with context.pool.connection() as conn:
         latest = conn.execute(f"SELECT max(originator_version) FROM {EVENTS_TABLE} WHERE originator_id = %s",
                               (order,)).fetchone()[0]
     log.warning("order %s failed to process (%r); it gets a job of its own, with retries", order, error)
-    enqueue_projection(order_queue(get_current_job().connection, queue_name), UUID(tenant), order, latest)
+    enqueue_projection(queue, UUID(tenant), order, latest)

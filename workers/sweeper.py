@@ -35,6 +35,7 @@ from orderledger.domain.ids import job_id
 from orderledger.domain.version_tag import TagKeyring
 from orderledger.infrastructure.event_reads import EVENTS_TABLE
 from orderledger.infrastructure.queue import pending_member, pending_orders_key
+from orderledger.settings import Settings
 from workers.failures import describe, record_failure
 from workers.processing import INFRASTRUCTURE_ERRORS, process_orders
 
@@ -46,8 +47,8 @@ PAGE_SIZE = 1000
 _LOCK_CLASS = 0x6F6C7377  # "olsw"
 # RQ job states in which RQ itself will still run the job: the sweeper then leaves a failure to RQ's retries.
 _RQ_PENDING = {b"queued", b"started", b"scheduled", b"deferred"}
-# Orders per transaction when a page has many lagging orders (as the jobs' default batch).
-SWEEP_BATCH = 256
+# Orders per transaction when a page has many lagging orders: the jobs' default batch.
+SWEEP_BATCH = Settings.projection_batch
 
 _PAGE_END = f"""
 SELECT max(notification_id) FROM (

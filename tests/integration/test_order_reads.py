@@ -35,9 +35,9 @@ async def pool(settings) -> AsyncIterator[asyncpg.Pool]:
 class CountingPool:
     """The real pool, counting the queries sent through it; `hold` keeps a query's rows until it is set."""
 
-    def __init__(self, pool: asyncpg.Pool, fail_first: bool = False) -> None:
+    def __init__(self, pool: asyncpg.Pool, fail_first: bool = False, hold: bool = False) -> None:
         self.pool, self.queries, self.fail_first = pool, 0, fail_first
-        self.hold: asyncio.Event | None = None
+        self.hold: asyncio.Event | None = asyncio.Event() if hold else None
         self.answered = asyncio.Event()  # the first query has its rows (but may be held)
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
@@ -118,8 +118,7 @@ async def test_a_read_asked_while_a_query_runs_waits_for_the_next_one_and_sees_w
     tenant, _, conn = orders
     order_id = unique("order")
     processed(conn, tenant, order_id)
-    counting = CountingPool(pool)
-    counting.hold = asyncio.Event()
+    counting = CountingPool(pool, hold=True)
     reads = OrderReads(counting)
 
     first = asyncio.create_task(reads.processed_order(tenant, order_id))
@@ -167,8 +166,7 @@ async def test_a_cancelled_read_leaves_the_others_of_its_batch_their_answers(poo
     tenant, _, conn = orders
     order_id = unique("order")
     processed(conn, tenant, order_id)
-    counting = CountingPool(pool)
-    counting.hold = asyncio.Event()
+    counting = CountingPool(pool, hold=True)
     reads = OrderReads(counting)
 
     gone = asyncio.create_task(reads.processed_order(tenant, order_id))

@@ -30,7 +30,9 @@ def order_of(entry: str) -> frozenset[str]:
     return frozenset({entry.split("/")[0]})
 
 
-def commit_concurrently(committer: GroupCommitter[str], entries: list[str]) -> dict[str, BaseException | None]:
+def commit_concurrently(
+    committer: GroupCommitter[str], entries: list[str]
+) -> tuple[dict[str, BaseException | None], list[threading.Thread]]:
     results: dict[str, BaseException | None] = {}
 
     def run(entry: str) -> None:
@@ -46,18 +48,27 @@ def commit_concurrently(committer: GroupCommitter[str], entries: list[str]) -> d
     return results, threads
 
 
-def test_entries_waiting_together_are_committed_in_one_batch():
+def behind_a_held_commit(held: str, entries: list[str]) -> tuple[Store, GroupCommitter[str], dict, dict]:
+    """Commit `held` (the store holds it at its gate), let `entries` gather behind it, then open the gate.
+
+    Returns the store, the closed committer, and each call's result (None, or the error it raised).
+    """
     gate = threading.Event()
     store = Store(gate)
     committer = GroupCommitter(store.commit, order_of)
-    results, first = commit_concurrently(committer, ["a/1"])
+    first_results, first = commit_concurrently(committer, [held])
     _wait_for(store.entered.is_set)  # taken by the committer, which now waits at the gate
-    waiting, more = commit_concurrently(committer, [f"o{i}/1" for i in range(10)])
-    _wait_for(lambda: len(committer._waiting) == 10)
+    results, more = commit_concurrently(committer, entries)
+    _wait_for(lambda: len(committer._waiting) == len(entries))
     gate.set()
     for thread in first + more:
         thread.join(5)
     committer.close()
+    return store, committer, first_results, results
+
+
+def test_entries_waiting_together_are_committed_in_one_batch():
+    store, committer, results, waiting = behind_a_held_commit("a/1", [f"o{i}/1" for i in range(10)])
 
     assert store.batches[0] == ["a/1"]
     assert sorted(store.batches[1]) == sorted(f"o{i}/1" for i in range(10))  # all ten in one commit
@@ -66,17 +77,7 @@ def test_entries_waiting_together_are_committed_in_one_batch():
 
 
 def test_two_entries_for_one_order_never_share_a_batch():
-    gate = threading.Event()
-    store = Store(gate)
-    committer = GroupCommitter(store.commit, order_of)
-    _, first = commit_concurrently(committer, ["x/0"])
-    _wait_for(store.entered.is_set)
-    _, more = commit_concurrently(committer, ["a/1", "b/1", "a/2", "c/1"])
-    _wait_for(lambda: len(committer._waiting) == 4)
-    gate.set()
-    for thread in first + more:
-        thread.join(5)
-    committer.close()
+    store, _, _, _ = behind_a_held_commit("x/0", ["a/1", "b/1", "a/2", "c/1"])
 
     for batch in store.batches:
         orders = [entry.split("/")[0] for entry in batch]
@@ -88,17 +89,7 @@ def test_two_entries_for_one_order_never_share_a_batch():
 
 
 def test_a_refused_entry_fails_only_its_own_caller():
-    gate = threading.Event()
-    store = Store(gate)
-    committer = GroupCommitter(store.commit, order_of)
-    _, first = commit_concurrently(committer, ["x/0"])
-    _wait_for(store.entered.is_set)
-    results, more = commit_concurrently(committer, ["a/1", "bad/1", "c/1"])
-    _wait_for(lambda: len(committer._waiting) == 3)
-    gate.set()
-    for thread in first + more:
-        thread.join(5)
-    committer.close()
+    store, _, _, results = behind_a_held_commit("x/0", ["a/1", "bad/1", "c/1"])
 
     assert isinstance(results["bad/1"], ValueError)
     assert results["a/1"] is None and results["c/1"] is None
